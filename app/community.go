@@ -1,0 +1,208 @@
+package app
+
+import (
+	"fmt"
+	"strings"
+
+	"noroshi/crypto"
+)
+
+// CommunityOptions describes a new community and its founding organisation.
+type CommunityOptions struct {
+	Name      string
+	OrgName   string
+	OrgKind   OrgKind
+	OrgSector string
+	Demo      bool
+}
+
+// CreateCommunity founds a community with this device as its first
+// coordinator: the genesis certificate, the community key, the founding
+// organisation and its key, and their sealed names.
+func (a *App) CreateCommunity(opt CommunityOptions) (WhoAmI, error) {
+	if !a.store.Community().IsZero() {
+		return WhoAmI{}, fmt.Errorf("%w: use a new --home for another community", ErrHasCommunity)
+	}
+	if err := checkName("community name", opt.Name); err != nil {
+		return WhoAmI{}, err
+	}
+	if err := checkName("organisation name", opt.OrgName); err != nil {
+		return WhoAmI{}, err
+	}
+	if err := checkSector(opt.OrgKind, opt.OrgSector); err != nil {
+		return WhoAmI{}, err
+	}
+	person, err := crypto.NewID16(a.cfg.Rand)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	org, err := crypto.NewID16(a.cfg.Rand)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	nonce, err := crypto.NewID16(a.cfg.Rand)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	p := a.dev.Public()
+	genesis := &crypto.Certificate{Genesis: &crypto.Genesis{Nonce: nonce, Founder: crypto.Membership{
+		Device: p.ID, Recipient: p.Recipient, Person: person, Org: org, Role: crypto.RoleCoordinator}}}
+	if _, err := a.write(a.cert(genesis)); err != nil {
+		return WhoAmI{}, fmt.Errorf("write genesis: %w", err)
+	}
+	ck, err := crypto.NewGroupKey(a.cfg.Rand)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	ok, err := crypto.NewGroupKey(a.cfg.Rand)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	cg, err := crypto.NewKeyGrant(a.cfg.Rand, crypto.ScopeCommunity, crypto.ID16{}, ck, []crypto.PublicDevice{p})
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	og, err := crypto.NewKeyGrant(a.cfg.Rand, crypto.ScopeOrg, org, ok, []crypto.PublicDevice{p})
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	toAll := crypto.Audience{Groups: []crypto.GroupKey{ck}}
+	if _, err := a.write(
+		a.cert(&crypto.Certificate{KeyGrant: cg}),
+		a.cert(&crypto.Certificate{KeyGrant: og}),
+		a.sealed(toAll, &Record{Community: &CommunityProfile{Name: opt.Name, Demo: opt.Demo}}),
+		a.sealed(toAll, &Record{Org: &OrgProfile{ID: org, Name: opt.OrgName, Kind: opt.OrgKind, Sector: opt.OrgSector}}),
+		a.sealed(toAll, &Record{Member: &MemberProfile{Person: person, Device: p.ID, Name: a.dev.Name}}),
+	); err != nil {
+		return WhoAmI{}, err
+	}
+	return a.WhoAmI(), nil
+}
+
+func checkName(what, s string) error {
+	if strings.TrimSpace(s) == "" {
+		return fmt.Errorf("%w: the %s is empty", ErrInvalid, what)
+	}
+	if len(s) > 200 || strings.ContainsAny(s, "\n\r") {
+		return fmt.Errorf("%w: the %s must be one line of at most 200 bytes", ErrInvalid, what)
+	}
+	return nil
+}
+
+func checkSector(kind OrgKind, sector string) error {
+	if kind == KindCriticalService && sector == "" {
+		return fmt.Errorf("%w: a critical-service organisation needs --sector (one of %s)", ErrInvalid, strings.Join(Sectors, ", "))
+	}
+	if kind != KindCriticalService && sector != "" {
+		return fmt.Errorf("%w: only critical-service organisations have a sector", ErrInvalid)
+	}
+	return nil
+}
+
+// communityAudience returns the current community key as an audience.
+func (a *App) communityAudience() (crypto.Audience, error) {
+	ck, ok := a.currentKey(crypto.ScopeCommunity, crypto.ID16{})
+	if !ok {
+		return crypto.Audience{}, fmt.Errorf("%w: this device holds no community key (a relay cannot write records)", ErrNotAllowed)
+	}
+	return crypto.Audience{Groups: []crypto.GroupKey{ck}}, nil
+}
+
+// AddOrg adds an organisation: a new organisation key granted to every
+// coordinator, and its profile sealed to the community. Coordinators only.
+func (a *App) AddOrg(name string, kind OrgKind, sector string) (Org, error) {
+	if err := checkName("organisation name", name); err != nil {
+		return Org{}, err
+	}
+	if err := checkSector(kind, sector); err != nil {
+		return Org{}, err
+	}
+	a.mu.RLock()
+	me, err := a.me()
+	if err == nil && me.Role != crypto.RoleCoordinator {
+		err = fmt.Errorf("%w: only coordinators add organisations (your role: %s)", ErrNotAllowed, me.Role)
+	}
+	if err == nil {
+		if _, ferr := a.view.findOrg(name); ferr == nil {
+			err = fmt.Errorf("%w: an organisation named %q exists already", ErrInvalid, name)
+		}
+	}
+	var coordinators []crypto.PublicDevice
+	for _, m := range a.view.trust.Members() {
+		if _, revoked := a.view.trust.Revoked(m.Device); m.Role == crypto.RoleCoordinator && !revoked {
+			coordinators = append(coordinators, m.Public())
+		}
+	}
+	aud, aerr := a.communityAudience()
+	a.mu.RUnlock()
+	if err != nil {
+		return Org{}, err
+	}
+	if aerr != nil {
+		return Org{}, aerr
+	}
+	id, err := crypto.NewID16(a.cfg.Rand)
+	if err != nil {
+		return Org{}, err
+	}
+	key, err := crypto.NewGroupKey(a.cfg.Rand)
+	if err != nil {
+		return Org{}, err
+	}
+	grant, err := crypto.NewKeyGrant(a.cfg.Rand, crypto.ScopeOrg, id, key, coordinators)
+	if err != nil {
+		return Org{}, err
+	}
+	if _, err := a.write(
+		a.cert(&crypto.Certificate{KeyGrant: grant}),
+		a.sealed(aud, &Record{Org: &OrgProfile{ID: id, Name: name, Kind: kind, Sector: sector}}),
+	); err != nil {
+		return Org{}, err
+	}
+	return Org{ID: id.String(), Name: name, Kind: kind, Sector: sector}, nil
+}
+
+// Revoke revokes a device (by device ID prefix, or a person with one device):
+// every peer refuses what it writes after the last envelope this device
+// holds of it. Coordinators only; the reason travels sealed. Key rotation
+// and the transport key come with replication.
+func (a *App) Revoke(device, reason string) (Device, error) {
+	if strings.TrimSpace(reason) == "" {
+		return Device{}, fmt.Errorf("%w: give a --reason: it is shown to every member", ErrInvalid)
+	}
+	a.mu.RLock()
+	me, err := a.me()
+	if err == nil && me.Role != crypto.RoleCoordinator {
+		err = fmt.Errorf("%w: only coordinators revoke devices (your role: %s)", ErrNotAllowed, me.Role)
+	}
+	var d crypto.DeviceID
+	if err == nil {
+		d, err = a.view.findDevice(device)
+	}
+	if err == nil && d == a.dev.ID() {
+		err = fmt.Errorf("%w: a device cannot revoke itself; ask another coordinator", ErrNotAllowed)
+	}
+	if err == nil {
+		if _, revoked := a.view.trust.Revoked(d); revoked {
+			err = fmt.Errorf("%w: device %s is already revoked", ErrInvalid, d.Short())
+		}
+	}
+	aud, aerr := a.communityAudience()
+	a.mu.RUnlock()
+	if err != nil {
+		return Device{}, err
+	}
+	if aerr != nil {
+		return Device{}, aerr
+	}
+	last := a.store.Head(d).Seq
+	if _, err := a.write(
+		a.cert(&crypto.Certificate{Revocation: &crypto.Revocation{Device: d, LastValidSeq: last}}),
+		a.sealed(aud, &Record{Revocation: &RevocationNote{Device: d, Reason: reason}}),
+	); err != nil {
+		return Device{}, err
+	}
+	m, _ := a.store.Trust().Member(d)
+	return Device{ID: d.String(), Role: m.Role, Revoked: true, LastValidSeq: last, RevokeReason: reason}, nil
+}
+

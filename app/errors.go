@@ -1,0 +1,19 @@
+package app
+
+import "errors"
+
+// Sentinel errors. Frontends test them with errors.Is; every error returned
+// also says in words what was wrong and what to do.
+var (
+	ErrInvalid       = errors.New("invalid input")
+	ErrNotFound      = errors.New("not found")
+	ErrAmbiguous     = errors.New("ambiguous")
+	ErrNotAllowed    = errors.New("not allowed")
+	ErrNoCommunity   = errors.New("this device has not joined a community yet")
+	ErrHasCommunity  = errors.New("this home already holds a community")
+	ErrNoIdentity    = errors.New("no device identity in this home")
+	ErrHasIdentity   = errors.New("this home already has a device identity")
+	ErrTooLarge      = errors.New("too large")
+	ErrNotForDevice  = errors.New("this invite is not for this device")
+	ErrRetracted     = errors.New("retracted")
+)

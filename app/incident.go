@@ -1,0 +1,220 @@
+package app
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+)
+
+// IncidentDraft is a report to the consultation window.
+type IncidentDraft struct {
+	Category         Category
+	Title            string
+	Body             string
+	Affects          Affects
+	SupportRequested bool
+	Exercise         string
+}
+
+// IncidentChange moves an incident: a new status, a note, an assignee.
+type IncidentChange struct {
+	Status Status
+	Note   string
+	Assign string // a member's name or ID
+}
+
+// Incident is an incident with its whole timeline.
+type Incident struct {
+	ID               string          `json:"id"`
+	Title            string          `json:"title"`
+	Category         Category        `json:"category"`
+	Status           Status          `json:"status"`
+	Affects          Affects         `json:"affects_event"`
+	SupportRequested bool            `json:"support_requested"`
+	Org              string          `json:"org"`
+	OrgName          string          `json:"org_name"`
+	Reporter         string          `json:"reporter"`
+	ReporterName     string          `json:"reporter_name"`
+	Assignee         string          `json:"assignee,omitempty"`
+	AssigneeName     string          `json:"assignee_name,omitempty"`
+	Opened           time.Time       `json:"opened"`
+	Updated          time.Time       `json:"updated"`
+	Body             string          `json:"body,omitempty"`
+	Exercise         string          `json:"exercise,omitempty"`
+	Timeline         []TimelineEntry `json:"timeline"`
+}
+
+// TimelineEntry is one step of an incident's timeline.
+type TimelineEntry struct {
+	ID         string    `json:"id"`
+	Time       time.Time `json:"time"`
+	Author     string    `json:"author"`
+	AuthorName string    `json:"author_name"`
+	Status     Status    `json:"status,omitempty"`
+	Note       string    `json:"note,omitempty"`
+	Assign     string    `json:"assign,omitempty"`
+}
+
+// ReportIncident opens an incident in the consultation window. It is sealed
+// to the reporter's organisation key, which every coordinator also holds.
+func (a *App) ReportIncident(d IncidentDraft) (Incident, error) {
+	d.Title = strings.TrimSpace(d.Title)
+	switch {
+	case d.Title == "" || len(d.Title) > MaxTitle || strings.ContainsAny(d.Title, "\r\n"):
+		return Incident{}, fmt.Errorf("%w: an incident needs a one-line --title of at most %d bytes", ErrInvalid, MaxTitle)
+	case len(d.Body) > MaxBody || !utf8.ValidString(d.Body):
+		return Incident{}, fmt.Errorf("%w: the description is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
+	case d.Category == "":
+		return Incident{}, fmt.Errorf("%w: an incident needs a --category", ErrInvalid)
+	}
+	if d.Affects == "" {
+		d.Affects = AffectsUnknown
+	}
+	a.mu.RLock()
+	me, err := a.me()
+	var aud crypto.Audience
+	if err == nil {
+		aud, err = a.orgAudience(me.Org)
+	}
+	a.mu.RUnlock()
+	if err != nil {
+		return Incident{}, err
+	}
+	rec := &IncidentRecord{Category: d.Category, Title: d.Title, Body: d.Body, Affects: d.Affects, SupportRequested: d.SupportRequested, Org: me.Org}
+	ids, err := a.write(a.sealed(aud, &Record{Exercise: d.Exercise, Incident: rec}))
+	if err != nil {
+		return Incident{}, err
+	}
+	return a.Incident(ids[0].String())
+}
+
+// orgAudience returns the audience of an organisation's own records: its key
+// when this device holds it, else its members' devices and the coordinators'.
+func (a *App) orgAudience(org crypto.ID16) (crypto.Audience, error) {
+	if k, ok := a.currentKey(crypto.ScopeOrg, org); ok {
+		return crypto.Audience{Groups: []crypto.GroupKey{k}}, nil
+	}
+	var aud crypto.Audience
+	for _, m := range a.view.trust.Members() {
+		if _, revoked := a.view.trust.Revoked(m.Device); revoked {
+			continue
+		}
+		if m.Org == org || m.Role == crypto.RoleCoordinator {
+			aud.Devices = append(aud.Devices, m.Public())
+		}
+	}
+	if len(aud.Devices) == 0 {
+		return aud, fmt.Errorf("%w: nobody could read a record of this organisation", ErrInvalid)
+	}
+	return aud, nil
+}
+
+// UpdateIncident adds a status change, note or assignment. The reporting
+// organisation's members and the coordinators may update an incident.
+func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
+	c.Note = strings.TrimSpace(c.Note)
+	if c.Status == "" && c.Note == "" && c.Assign == "" {
+		return Incident{}, fmt.Errorf("%w: give --status, --note or --assign", ErrInvalid)
+	}
+	if len(c.Note) > MaxBody || !utf8.ValidString(c.Note) {
+		return Incident{}, fmt.Errorf("%w: the note is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
+	}
+	a.mu.RLock()
+	id, err := findID(a.view.incidents, q, "incident", "see `noroshi incident list`")
+	var me crypto.Membership
+	if err == nil {
+		me, err = a.me()
+	}
+	inc := a.view.incidents[id]
+	if err == nil && me.Role != crypto.RoleCoordinator && me.Org != inc.rec.Org {
+		err = fmt.Errorf("%w: only the reporting organisation and coordinators update an incident", ErrNotAllowed)
+	}
+	var assign crypto.ID16
+	if err == nil && c.Assign != "" {
+		assign, err = a.view.findPerson(c.Assign)
+	}
+	var aud crypto.Audience
+	if err == nil {
+		aud, err = a.orgAudience(inc.rec.Org)
+	}
+	a.mu.RUnlock()
+	if err != nil {
+		return Incident{}, err
+	}
+	u := &IncidentUpdate{Incident: id, Status: c.Status, Note: c.Note, Assign: assign}
+	if _, err := a.write(a.sealed(aud, &Record{Exercise: inc.exercise, IncidentUpdate: u})); err != nil {
+		return Incident{}, err
+	}
+	return a.Incident(id.String())
+}
+
+// incident builds the view of one incident. Status and assignee are
+// last-writer-wins by clock among updates by the reporting organisation and
+// coordinators; every update stays in the timeline.
+func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
+	m, _ := s.trust.Member(inc.author)
+	out := Incident{
+		ID: id.String(), Title: inc.rec.Title, Category: inc.rec.Category, Status: StatusReported,
+		Affects: inc.rec.Affects, SupportRequested: inc.rec.SupportRequested,
+		Org: inc.rec.Org.String(), OrgName: s.orgName(inc.rec.Org),
+		Reporter: inc.author.String(), ReporterName: s.deviceName(inc.author),
+		Opened: wallTime(inc.clock), Updated: wallTime(inc.clock), Body: inc.rec.Body, Exercise: inc.exercise,
+	}
+	_ = m
+	var ups []updateState
+	for _, u := range s.updates[id] {
+		um, ok := s.trust.Member(u.author)
+		if !ok || (um.Role != crypto.RoleCoordinator && um.Org != inc.rec.Org) {
+			continue
+		}
+		ups = append(ups, u)
+	}
+	sort.Slice(ups, func(i, j int) bool { return ups[j].newer(ups[i].meta) })
+	for _, u := range ups {
+		e := TimelineEntry{ID: u.id.String(), Time: wallTime(u.clock), Author: u.author.String(), AuthorName: s.deviceName(u.author),
+			Status: u.rec.Status, Note: u.rec.Note}
+		if u.rec.Status != "" {
+			out.Status = u.rec.Status
+		}
+		if !u.rec.Assign.IsZero() {
+			e.Assign = s.personName(u.rec.Assign)
+			out.Assignee, out.AssigneeName = u.rec.Assign.String(), e.Assign
+		}
+		out.Updated = e.Time
+		out.Timeline = append(out.Timeline, e)
+	}
+	return out
+}
+
+// Incidents lists the incidents this device can read, most recently updated first.
+func (a *App) Incidents() []Incident {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	out := make([]Incident, 0, len(a.view.incidents))
+	for id, inc := range a.view.incidents {
+		out = append(out, a.view.incident(id, inc))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Updated.Equal(out[j].Updated) {
+			return out[i].Updated.After(out[j].Updated)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out
+}
+
+// Incident returns one incident by ID prefix.
+func (a *App) Incident(q string) (Incident, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	id, err := findID(a.view.incidents, q, "incident", "see `noroshi incident list`")
+	if err != nil {
+		return Incident{}, err
+	}
+	return a.view.incident(id, a.view.incidents[id]), nil
+}

@@ -1,0 +1,293 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+	"noroshi/replica"
+)
+
+// JoinRequest is what a new device hands to a coordinator: its public keys and
+// its person's name, signed by the device. It holds nothing secret.
+type JoinRequest struct {
+	V         int             `json:"v"`
+	Type      string          `json:"type"`
+	Name      string          `json:"name"`
+	Device    crypto.DeviceID `json:"device"`
+	Recipient string          `json:"recipient"`
+	Created   time.Time       `json:"created"`
+	Signature []byte          `json:"signature"`
+}
+
+const (
+	joinRequestType    = "noroshi-join-request"
+	joinRequestVersion = 1
+	maxJoinRequest     = 16 << 10
+	inviteType         = "noroshi-invite"
+	inviteVersion      = 1
+	// maxInvite bounds an invite's plaintext: the community's envelopes.
+	maxInvite = 1 << 30
+)
+
+func (r *JoinRequest) signedBytes() []byte {
+	c := *r
+	c.Signature = nil
+	b, _ := json.Marshal(c)
+	return append([]byte("noroshi/join-request/v1\x00"), b...)
+}
+
+// JoinRequest returns this device's signed join request.
+func (a *App) JoinRequest() ([]byte, error) {
+	p := a.dev.Public()
+	r := &JoinRequest{V: joinRequestVersion, Type: joinRequestType, Name: a.dev.Name, Device: p.ID, Recipient: p.Recipient,
+		Created: a.cfg.Now().Round(time.Second)}
+	r.Signature = a.dev.SignBytes(r.signedBytes())
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// DecodeJoinRequest parses and verifies a join request.
+func DecodeJoinRequest(b []byte) (*JoinRequest, error) {
+	if len(b) > maxJoinRequest {
+		return nil, fmt.Errorf("%w: join request of %d bytes is too large: is this the right file?", ErrInvalid, len(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	r := &JoinRequest{}
+	if err := dec.Decode(r); err != nil {
+		return nil, fmt.Errorf("%w: not a join request (%v): ask the member for the file `noroshi request --out FILE` wrote", ErrInvalid, err)
+	}
+	if r.Type != joinRequestType {
+		return nil, fmt.Errorf("%w: not a join request (type %q)", ErrInvalid, r.Type)
+	}
+	if r.V != joinRequestVersion {
+		return nil, fmt.Errorf("%w: join request version %d, this program reads %d: upgrade Noroshi", ErrInvalid, r.V, joinRequestVersion)
+	}
+	if strings.TrimSpace(r.Name) == "" || len(r.Name) > 200 {
+		return nil, fmt.Errorf("%w: join request without a usable name", ErrInvalid)
+	}
+	if _, err := (crypto.PublicDevice{ID: r.Device, Recipient: r.Recipient}).AgeRecipient(); err != nil {
+		return nil, fmt.Errorf("%w: join request: %v", ErrInvalid, err)
+	}
+	if !crypto.VerifyBytes(r.Device, r.signedBytes(), r.Signature) {
+		return nil, fmt.Errorf("%w: join request signature does not verify: the file was changed; ask for a new one", ErrInvalid)
+	}
+	return r, nil
+}
+
+// InviteOptions says what an invited device becomes.
+type InviteOptions struct {
+	Org  string
+	Role crypto.Role
+	// SamePersonAs names an existing member: the new device is another
+	// device of that person.
+	SamePersonAs string
+}
+
+// inviteMeta is the metadata of an invite's bundle.
+type inviteMeta struct {
+	V         int             `json:"v"`
+	Type      string          `json:"type"`
+	Community envelope.Hash   `json:"community"`
+	Device    crypto.DeviceID `json:"device"`
+	Inviter   crypto.DeviceID `json:"inviter"`
+}
+
+// Invite admits the device of a join request and returns the invite file:
+// every envelope this device holds that the new device may hold, sealed with
+// age to the requesting device alone.
+func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error) {
+	req, err := DecodeJoinRequest(reqBytes)
+	if err != nil {
+		return nil, Member{}, err
+	}
+	a.mu.RLock()
+	me, err := a.me()
+	if err != nil {
+		a.mu.RUnlock()
+		return nil, Member{}, err
+	}
+	s := a.view
+	if _, ok := s.trust.Member(req.Device); ok {
+		a.mu.RUnlock()
+		return nil, Member{}, fmt.Errorf("%w: device %s is already a member: it can run `noroshi join` with the invite made before", ErrInvalid, req.Device.Short())
+	}
+	var org, person crypto.ID16
+	if opt.SamePersonAs != "" {
+		person, err = s.findPerson(opt.SamePersonAs)
+		if err == nil {
+			for _, m := range s.trust.Members() {
+				if m.Person == person {
+					org = m.Org
+				}
+			}
+		}
+	}
+	if err == nil && opt.Org != "" {
+		org, err = s.findOrg(opt.Org)
+	}
+	if err == nil && org.IsZero() {
+		err = fmt.Errorf("%w: name the organisation with --org", ErrInvalid)
+	}
+	if err == nil {
+		switch {
+		case me.Role == crypto.RoleCoordinator:
+		case me.Role == crypto.RoleOrgAdmin && org == me.Org && (opt.Role == crypto.RoleMember || opt.Role == crypto.RoleOrgAdmin):
+		default:
+			err = fmt.Errorf("%w: your role (%s) cannot admit a %s to this organisation: ask a coordinator", ErrNotAllowed, me.Role, opt.Role)
+		}
+	}
+	// Group keys to hand over: every epoch of the community key, so the new
+	// device reads the history; its organisation's keys; every organisation
+	// key for a coordinator. A relay gets none.
+	var grants []*crypto.KeyGrant
+	newDev := crypto.PublicDevice{ID: req.Device, Recipient: req.Recipient}
+	if err == nil && opt.Role != crypto.RoleRelay {
+		for _, e := range a.keys.Epochs() {
+			info := a.epochs[e]
+			if info.scope == crypto.ScopeOrg && info.org != org && opt.Role != crypto.RoleCoordinator {
+				continue
+			}
+			g, _ := a.keys.Get(e)
+			kg, gerr := crypto.NewKeyGrant(a.cfg.Rand, info.scope, info.org, g, []crypto.PublicDevice{newDev})
+			if gerr != nil {
+				err = gerr
+				break
+			}
+			grants = append(grants, kg)
+		}
+	}
+	ck, haveCK := a.currentKey(crypto.ScopeCommunity, crypto.ID16{})
+	community := s.trust.Community()
+	a.mu.RUnlock()
+	if err != nil {
+		return nil, Member{}, err
+	}
+	if !haveCK {
+		return nil, Member{}, fmt.Errorf("%w: this device holds no community key", ErrNotAllowed)
+	}
+	if person.IsZero() {
+		if person, err = crypto.NewID16(a.cfg.Rand); err != nil {
+			return nil, Member{}, err
+		}
+	}
+	builders := []builder{a.cert(&crypto.Certificate{Membership: &crypto.Membership{
+		Device: req.Device, Recipient: req.Recipient, Person: person, Org: org, Role: opt.Role}})}
+	for _, kg := range grants {
+		builders = append(builders, a.cert(&crypto.Certificate{KeyGrant: kg}))
+	}
+	builders = append(builders, a.sealed(crypto.Audience{Groups: []crypto.GroupKey{ck}},
+		&Record{Member: &MemberProfile{Person: person, Device: req.Device, Name: req.Name}}))
+	if _, err := a.write(builders...); err != nil {
+		return nil, Member{}, err
+	}
+
+	meta, _ := json.Marshal(inviteMeta{V: inviteVersion, Type: inviteType, Community: community, Device: req.Device, Inviter: a.dev.ID()})
+	var plain bytes.Buffer
+	bw, err := replica.NewBundleWriter(&plain, meta)
+	if err != nil {
+		return nil, Member{}, err
+	}
+	if err := a.store.Since(0, func(_ uint64, e *envelope.Envelope) error {
+		if !mayHold(e.Header, community, req.Device) {
+			e.Payload = nil
+		}
+		return bw.Add(e)
+	}); err != nil {
+		return nil, Member{}, err
+	}
+	if err := bw.Close(); err != nil {
+		return nil, Member{}, err
+	}
+	sealed, err := crypto.SealTo(a.cfg.Rand, plain.Bytes(), crypto.Audience{Devices: []crypto.PublicDevice{newDev}})
+	if err != nil {
+		return nil, Member{}, err
+	}
+	var mem Member
+	for _, m := range a.Members() {
+		if m.Person == person.String() {
+			mem = m
+		}
+	}
+	return sealed, mem, nil
+}
+
+// mayHold reports whether device d may hold the payload of h: not when h is
+// sealed to individual devices only and d is none of them.
+func mayHold(h *envelope.Header, community envelope.Hash, d crypto.DeviceID) bool {
+	if h.Class != envelope.ClassSealed || len(h.Epochs) > 0 || len(h.Recipients) == 0 {
+		return true
+	}
+	tag := crypto.RecipientTag(community, crypto.DeviceID(h.Author), h.Seq, d)
+	for _, t := range h.Recipients {
+		if t == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// Join opens an invite made for this device and stores the community it
+// carries.
+func (a *App) Join(invite []byte) (WhoAmI, error) {
+	if c := a.store.Community(); !c.IsZero() {
+		return WhoAmI{}, fmt.Errorf("%w: use a new --home for another community", ErrHasCommunity)
+	}
+	plain, err := crypto.OpenFrom(invite, maxInvite, a.dev.Identity())
+	if errors.Is(err, crypto.ErrNotForMe) {
+		return WhoAmI{}, fmt.Errorf("%w: it was made from another device's join request; send `noroshi request --out FILE` from this home to the coordinator", ErrNotForDevice)
+	}
+	if err != nil {
+		return WhoAmI{}, fmt.Errorf("%w: not a Noroshi invite (%v)", ErrInvalid, err)
+	}
+	br, err := replica.NewBundleReader(bytes.NewReader(plain))
+	if err != nil {
+		return WhoAmI{}, fmt.Errorf("%w: invite: %v", ErrInvalid, err)
+	}
+	var meta inviteMeta
+	if err := json.Unmarshal(br.Meta, &meta); err != nil || meta.Type != inviteType {
+		return WhoAmI{}, fmt.Errorf("%w: not a Noroshi invite", ErrInvalid)
+	}
+	if meta.V != inviteVersion {
+		return WhoAmI{}, fmt.Errorf("%w: invite version %d, this program reads %d: upgrade Noroshi", ErrInvalid, meta.V, inviteVersion)
+	}
+	if meta.Device != a.dev.ID() {
+		return WhoAmI{}, fmt.Errorf("%w: it names device %s", ErrNotForDevice, meta.Device.Short())
+	}
+	var envs []*envelope.Envelope
+	for {
+		e, err := br.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return WhoAmI{}, fmt.Errorf("%w: invite: %v", ErrInvalid, err)
+		}
+		envs = append(envs, e)
+	}
+	if len(envs) == 0 || envs[0].ID() != meta.Community {
+		return WhoAmI{}, fmt.Errorf("%w: invite does not start with its community's genesis", ErrInvalid)
+	}
+	res, err := a.store.Add(envs...)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	if err := a.refresh(res); err != nil {
+		return WhoAmI{}, err
+	}
+	w := a.WhoAmI()
+	if !w.Joined {
+		return w, fmt.Errorf("%w: the invite holds no membership for this device (%d envelopes refused)", ErrInvalid, len(res.Refused))
+	}
+	return w, nil
+}

@@ -1,0 +1,186 @@
+package app
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+)
+
+// recordVersion is the version of the sealed domain record encoding.
+const recordVersion = 1
+
+// Record is what a sealed envelope carries: one domain record, encoded as
+// compact JSON, a newline, then an optional binary blob (attachment chunks).
+// Exactly one of the pointers is set. Exercise is the exercise marking: a
+// record written during an exercise carries the exercise's name, so exercise
+// traffic is never confused with real traffic.
+type Record struct {
+	V              int                `json:"v"`
+	Exercise       string             `json:"exercise,omitempty"`
+	Community      *CommunityProfile  `json:"community,omitempty"`
+	Org            *OrgProfile        `json:"org,omitempty"`
+	Member         *MemberProfile     `json:"member,omitempty"`
+	Post           *PostRecord        `json:"post,omitempty"`
+	Comment        *CommentRecord     `json:"comment,omitempty"`
+	Reads          *ReadsRecord       `json:"reads,omitempty"`
+	Incident       *IncidentRecord    `json:"incident,omitempty"`
+	IncidentUpdate *IncidentUpdate    `json:"incident_update,omitempty"`
+	Contacts       *ContactsRecord    `json:"contacts,omitempty"`
+	Chunk          *ChunkRecord       `json:"chunk,omitempty"`
+	Revocation     *RevocationNote    `json:"revocation,omitempty"`
+	Blob           []byte             `json:"-"`
+}
+
+// CommunityProfile names the community. Demo marks a demo community.
+type CommunityProfile struct {
+	Name string `json:"name"`
+	Demo bool   `json:"demo,omitempty"`
+}
+
+// OrgProfile describes one organisation; the latest by clock wins.
+type OrgProfile struct {
+	ID     crypto.ID16 `json:"id"`
+	Name   string      `json:"name"`
+	Kind   OrgKind     `json:"kind"`
+	Sector string      `json:"sector,omitempty"`
+}
+
+// MemberProfile names a person's device; written by whoever admitted it.
+type MemberProfile struct {
+	Person crypto.ID16     `json:"person"`
+	Device crypto.DeviceID `json:"device"`
+	Name   string          `json:"name"`
+}
+
+// PostRecord is a post. Its ID is its envelope's header ID.
+type PostRecord struct {
+	Type        PostType        `json:"type"`
+	Tag         Tag             `json:"tag"`
+	TLP         TLP             `json:"tlp"`
+	Channel     Channel         `json:"channel"`
+	Title       string          `json:"title"`
+	Body        string          `json:"body,omitempty"`
+	ToOrgs      []crypto.ID16   `json:"to_orgs,omitempty"`
+	ToPersons   []crypto.ID16   `json:"to_persons,omitempty"`
+	Attachments []AttachmentRef `json:"attachments,omitempty"`
+}
+
+// AttachmentRef names a file attached to a post and the chunk envelopes
+// that carry it.
+type AttachmentRef struct {
+	Name   string          `json:"name"`
+	Size   int64           `json:"size"`
+	SHA256 envelope.Hash   `json:"sha256"`
+	Chunks []envelope.Hash `json:"chunks"`
+}
+
+// ChunkRecord is one piece of an attachment; the bytes are the record's blob.
+type ChunkRecord struct {
+	Index int `json:"index"`
+}
+
+// CommentRecord comments on a post.
+type CommentRecord struct {
+	Post envelope.Hash `json:"post"`
+	Body string        `json:"body"`
+}
+
+// ReadsRecord lists every post its author read since their previous one:
+// read receipts are batched, one envelope per member per minute at most.
+type ReadsRecord struct {
+	Posts []envelope.Hash `json:"posts"`
+}
+
+// IncidentRecord opens an incident in the consultation window.
+type IncidentRecord struct {
+	Category         Category    `json:"category"`
+	Title            string      `json:"title"`
+	Body             string      `json:"body,omitempty"`
+	Affects          Affects     `json:"affects"`
+	SupportRequested bool        `json:"support_requested,omitempty"`
+	Org              crypto.ID16 `json:"org"`
+}
+
+// IncidentUpdate changes an incident's status, adds a note, assigns it.
+type IncidentUpdate struct {
+	Incident envelope.Hash `json:"incident"`
+	Status   Status        `json:"status,omitempty"`
+	Note     string        `json:"note,omitempty"`
+	Assign   crypto.ID16   `json:"assign,omitempty"`
+}
+
+// ContactsRecord is an organisation's whole list of 24-hour contact points;
+// the latest by clock wins.
+type ContactsRecord struct {
+	Org     crypto.ID16    `json:"org"`
+	Entries []ContactEntry `json:"entries"`
+}
+
+// ContactEntry is one 24-hour contact point.
+type ContactEntry struct {
+	Role  string `json:"role"`
+	Name  string `json:"name"`
+	Phone string `json:"phone,omitempty"`
+	Email string `json:"email,omitempty"`
+	Hours string `json:"hours,omitempty"`
+}
+
+// RevocationNote carries the reason for a revocation, sealed.
+type RevocationNote struct {
+	Device crypto.DeviceID `json:"device"`
+	Reason string          `json:"reason"`
+}
+
+// Encode returns the record's plaintext.
+func (r *Record) Encode() ([]byte, error) {
+	r.V = recordVersion
+	if n := r.count(); n != 1 {
+		return nil, fmt.Errorf("record holds %d items, want 1", n)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	b = append(b, '\n')
+	return append(b, r.Blob...), nil
+}
+
+func (r *Record) count() int {
+	n := 0
+	for _, set := range []bool{r.Community != nil, r.Org != nil, r.Member != nil, r.Post != nil,
+		r.Comment != nil, r.Reads != nil, r.Incident != nil, r.IncidentUpdate != nil,
+		r.Contacts != nil, r.Chunk != nil, r.Revocation != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// DecodeRecord parses a record's plaintext. Unknown fields are ignored, so
+// that a newer writer's additions do not hide a record from an older reader;
+// a newer version is refused with a message.
+func DecodeRecord(b []byte) (*Record, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil, errors.New("record: no header line")
+	}
+	r := &Record{}
+	if err := json.Unmarshal(b[:i], r); err != nil {
+		return nil, fmt.Errorf("record: %w", err)
+	}
+	if r.V != recordVersion {
+		return nil, fmt.Errorf("record version %d, this program reads %d: upgrade Noroshi", r.V, recordVersion)
+	}
+	if n := r.count(); n != 1 {
+		return nil, fmt.Errorf("record holds %d items, want 1", n)
+	}
+	if len(b) > i+1 {
+		r.Blob = b[i+1:]
+	}
+	return r, nil
+}

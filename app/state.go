@@ -1,0 +1,216 @@
+package app
+
+import (
+	"bytes"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+)
+
+// meta is what every folded record keeps of its envelope.
+type meta struct {
+	id       envelope.Hash
+	author   crypto.DeviceID
+	clock    uint64
+	exercise string
+}
+
+// newer orders records for last-writer-wins: by clock, then by ID, so that
+// every device picks the same winner whatever order records arrived in.
+func (m meta) newer(o meta) bool {
+	if m.clock != o.clock {
+		return m.clock > o.clock
+	}
+	return bytes.Compare(m.id[:], o.id[:]) > 0
+}
+
+func metaOf(h *envelope.Header, exercise string) meta {
+	return meta{id: h.ID(), author: crypto.DeviceID(h.Author), clock: h.Clock, exercise: exercise}
+}
+
+type orgState struct {
+	rec OrgProfile
+	meta
+}
+
+type profileState struct {
+	rec MemberProfile
+	meta
+}
+
+type postState struct {
+	rec *PostRecord
+	meta
+}
+
+type commentState struct {
+	rec *CommentRecord
+	meta
+}
+
+type incidentState struct {
+	rec *IncidentRecord
+	meta
+}
+
+type updateState struct {
+	rec *IncidentUpdate
+	meta
+}
+
+type contactsState struct {
+	rec *ContactsRecord
+	meta
+}
+
+type communityState struct {
+	rec CommunityProfile
+	meta
+}
+
+type revocationState struct {
+	rec RevocationNote
+	meta
+}
+
+type retractState struct {
+	by     meta
+	reason string
+}
+
+// state is every view's raw material: a pure function of the set of
+// envelopes folded into it. Folding is commutative: maps keyed by IDs,
+// last-writer-wins by (clock, ID), add-only sets. Queries sort.
+type state struct {
+	trust         *crypto.Trust
+	communities   map[envelope.Hash]communityState
+	orgs          map[crypto.ID16]map[envelope.Hash]orgState
+	profiles      map[crypto.DeviceID]profileState
+	posts         map[envelope.Hash]postState
+	comments      map[envelope.Hash]map[envelope.Hash]commentState
+	reads         map[envelope.Hash]map[crypto.DeviceID]uint64
+	incidents     map[envelope.Hash]incidentState
+	updates       map[envelope.Hash]map[envelope.Hash]updateState
+	contacts      map[crypto.ID16]map[envelope.Hash]contactsState
+	retracted     map[envelope.Hash]retractState
+	revocations   map[crypto.DeviceID]map[envelope.Hash]revocationState
+	chunks        map[envelope.Hash]bool
+}
+
+func newState() *state {
+	return &state{
+		trust:       crypto.NewTrust(envelope.Hash{}),
+		communities: map[envelope.Hash]communityState{},
+		orgs:        map[crypto.ID16]map[envelope.Hash]orgState{},
+		profiles:    map[crypto.DeviceID]profileState{},
+		posts:       map[envelope.Hash]postState{},
+		comments:    map[envelope.Hash]map[envelope.Hash]commentState{},
+		reads:       map[envelope.Hash]map[crypto.DeviceID]uint64{},
+		incidents:   map[envelope.Hash]incidentState{},
+		updates:     map[envelope.Hash]map[envelope.Hash]updateState{},
+		contacts:    map[crypto.ID16]map[envelope.Hash]contactsState{},
+		retracted:   map[envelope.Hash]retractState{},
+		revocations: map[crypto.DeviceID]map[envelope.Hash]revocationState{},
+		chunks:      map[envelope.Hash]bool{},
+	}
+}
+
+func (s *state) certificate(h *envelope.Header, c *crypto.Certificate) {}
+
+func (s *state) header(h *envelope.Header) {}
+
+func (s *state) retract(h *envelope.Header, target envelope.Hash, reason string) {
+	m := metaOf(h, "")
+	// The earliest retraction wins, so its reason is shown everywhere.
+	if old, ok := s.retracted[target]; ok && !old.by.newer(m) {
+		return
+	}
+	s.retracted[target] = retractState{by: m, reason: reason}
+}
+
+// role returns the current role of a device, "" for none.
+func (s *state) role(d crypto.DeviceID) (crypto.Membership, bool) {
+	return s.trust.Member(d)
+}
+
+func (s *state) isCoordinator(d crypto.DeviceID) bool {
+	m, ok := s.role(d)
+	return ok && m.Role == crypto.RoleCoordinator
+}
+
+// canAdminOrg reports whether d may write an organisation's own records
+// (contacts): its org admins and every coordinator.
+func (s *state) canAdminOrg(d crypto.DeviceID, org crypto.ID16) bool {
+	m, ok := s.role(d)
+	return ok && (m.Role == crypto.RoleCoordinator || (m.Role == crypto.RoleOrgAdmin && m.Org == org))
+}
+
+// record folds one opened record. Every record is kept; rules that depend
+// on roles (only coordinators name organisations, say) are applied when
+// views are read, against the trust state of the whole set, so the result
+// does not depend on the order in which certificates and records arrived.
+func (s *state) record(h *envelope.Header, r *Record) {
+	m := metaOf(h, r.Exercise)
+	switch {
+	case r.Community != nil:
+		s.communities[m.id] = communityState{rec: *r.Community, meta: m}
+	case r.Org != nil:
+		put(s.orgs, r.Org.ID, m.id, orgState{rec: *r.Org, meta: m})
+	case r.Member != nil:
+		if old, ok := s.profiles[r.Member.Device]; !ok || m.newer(old.meta) {
+			s.profiles[r.Member.Device] = profileState{rec: *r.Member, meta: m}
+		}
+	case r.Post != nil:
+		s.posts[m.id] = postState{rec: r.Post, meta: m}
+	case r.Comment != nil:
+		put(s.comments, r.Comment.Post, m.id, commentState{rec: r.Comment, meta: m})
+	case r.Reads != nil:
+		for _, p := range r.Reads.Posts {
+			rd := s.reads[p]
+			if rd == nil {
+				rd = map[crypto.DeviceID]uint64{}
+				s.reads[p] = rd
+			}
+			if old, ok := rd[m.author]; !ok || m.clock < old {
+				rd[m.author] = m.clock
+			}
+		}
+	case r.Incident != nil:
+		s.incidents[m.id] = incidentState{rec: r.Incident, meta: m}
+	case r.IncidentUpdate != nil:
+		put(s.updates, r.IncidentUpdate.Incident, m.id, updateState{rec: r.IncidentUpdate, meta: m})
+	case r.Contacts != nil:
+		put(s.contacts, r.Contacts.Org, m.id, contactsState{rec: r.Contacts, meta: m})
+	case r.Chunk != nil:
+		s.chunks[m.id] = true
+	case r.Revocation != nil:
+		put(s.revocations, r.Revocation.Device, m.id, revocationState{rec: *r.Revocation, meta: m})
+	}
+}
+
+// put sets m[k][id] = v, making the inner map when needed.
+func put[K comparable, V any](m map[K]map[envelope.Hash]V, k K, id envelope.Hash, v V) {
+	inner := m[k]
+	if inner == nil {
+		inner = map[envelope.Hash]V{}
+		m[k] = inner
+	}
+	inner[id] = v
+}
+
+// latest returns the newest candidate that passes ok.
+func latest[V interface{ metaOf() meta }](cands map[envelope.Hash]V, ok func(V) bool) (V, bool) {
+	var best V
+	found := false
+	for _, c := range cands {
+		if !ok(c) {
+			continue
+		}
+		if !found || c.metaOf().newer(best.metaOf()) {
+			best, found = c, true
+		}
+	}
+	return best, found
+}
+
+func (m meta) metaOf() meta { return m }

@@ -1,0 +1,793 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"noroshi/app"
+	"noroshi/crypto"
+)
+
+func (c *cli) initCmd() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "init --name NAME",
+		Short: "Create this device's identity (keys in a passphrase-protected key file)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home, err := c.home()
+			if err != nil {
+				return err
+			}
+			if app.HasIdentity(home) {
+				return fmt.Errorf("%w (%s): use another --home, or keep using this one", app.ErrHasIdentity, home)
+			}
+			pass, err := c.passphrase(true)
+			if err != nil {
+				return err
+			}
+			p, err := app.Init(c.config(home), name, pass)
+			if err != nil {
+				return err
+			}
+			return c.emit(map[string]string{"device": p.ID.String(), "recipient": p.Recipient, "home": home}, func(w io.Writer) {
+				fmt.Fprintln(w, p.ID)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "your name, as other members will see it")
+	return cmd
+}
+
+func (c *cli) communityCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "community", Short: "Create a community"}
+	var name, org, kind, sector string
+	create := &cobra.Command{
+		Use:   "create --name NAME --org ORG --org-kind KIND",
+		Short: "Found a community with this device as its first coordinator",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := app.ParseOrgKind(kind)
+			if err != nil {
+				return err
+			}
+			if sector != "" {
+				if sector, err = app.ParseSector(sector); err != nil {
+					return err
+				}
+			}
+			return c.withApp(func(a *app.App) error {
+				w, err := a.CreateCommunity(app.CommunityOptions{Name: name, OrgName: org, OrgKind: k, OrgSector: sector})
+				if err != nil {
+					return err
+				}
+				return c.emit(w, func(out io.Writer) { fmt.Fprintln(out, w.Community) })
+			})
+		},
+	}
+	create.Flags().StringVar(&name, "name", "", "the community's name, e.g. \"Games 2026\"")
+	create.Flags().StringVar(&org, "org", "", "your organisation, e.g. \"Coordination Centre\"")
+	create.Flags().StringVar(&kind, "org-kind", "coordination", "your organisation's kind")
+	create.Flags().StringVar(&sector, "org-sector", "", "sector, for a critical-service organisation")
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func (c *cli) orgCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "org", Short: "Organisations of the community"}
+	var name, kind, sector string
+	add := &cobra.Command{
+		Use:   "add --name NAME --kind KIND [--sector S]",
+		Short: "Add an organisation (coordinators)",
+		Long: "Kinds: " + joinEnum(app.OrgKinds) + ".\nSectors (critical-service only): " +
+			strings.Join(app.Sectors, ", ") + ".",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			k, err := app.ParseOrgKind(kind)
+			if err != nil {
+				return err
+			}
+			if sector != "" {
+				if sector, err = app.ParseSector(sector); err != nil {
+					return err
+				}
+			}
+			return c.withApp(func(a *app.App) error {
+				o, err := a.AddOrg(name, k, sector)
+				if err != nil {
+					return err
+				}
+				return c.emit(o, func(w io.Writer) { fmt.Fprintln(w, o.ID) })
+			})
+		},
+	}
+	add.Flags().StringVar(&name, "name", "", "organisation name")
+	add.Flags().StringVar(&kind, "kind", "", "organisation kind: "+joinEnum(app.OrgKinds))
+	add.Flags().StringVar(&sector, "sector", "", "critical-service sector")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List organisations with their kinds and sectors",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				orgs := a.Orgs()
+				return c.emit(orgs, func(w io.Writer) {
+					for _, o := range orgs {
+						kind := string(o.Kind)
+						if o.Sector != "" {
+							kind += "/" + o.Sector
+						}
+						fmt.Fprintf(w, "%s  %-32s %-28s %d members\n", short(o.ID), o.Name, kind, o.Members)
+					}
+				})
+			})
+		},
+	}
+	cmd.AddCommand(add, list)
+	return cmd
+}
+
+func joinEnum[T ~string](v []T) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = string(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func (c *cli) requestCmd() *cobra.Command {
+	var out string
+	cmd := &cobra.Command{
+		Use:   "request --out FILE",
+		Short: "Write a join request (public keys and name) for a coordinator",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				b, err := a.JoinRequest()
+				if err != nil {
+					return err
+				}
+				return c.writeOutput(out, b, false)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "-", "file to write (- for standard output)")
+	return cmd
+}
+
+func (c *cli) inviteCmd() *cobra.Command {
+	var reqFile, org, role, same, out string
+	cmd := &cobra.Command{
+		Use:   "invite --request FILE --org ORG --role ROLE --out INVITE",
+		Short: "Admit the device of a join request; the invite opens only on that device",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := crypto.ParseRole(role)
+			if err != nil {
+				return err
+			}
+			if out == "" {
+				return fmt.Errorf("%w: give --out INVITE", app.ErrInvalid)
+			}
+			req, err := c.readInput(reqFile, 64<<10)
+			if err != nil {
+				return err
+			}
+			return c.withApp(func(a *app.App) error {
+				inv, m, err := a.Invite(req, app.InviteOptions{Org: org, Role: r, SamePersonAs: same})
+				if err != nil {
+					return err
+				}
+				if err := c.writeOutput(out, inv, false); err != nil {
+					return err
+				}
+				return c.emit(m, func(w io.Writer) { fmt.Fprintln(w, m.Person) })
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reqFile, "request", "", "the join request file")
+	cmd.Flags().StringVar(&org, "org", "", "the organisation the device joins")
+	cmd.Flags().StringVar(&role, "role", "member", "member, org-admin, coordinator or relay")
+	cmd.Flags().StringVar(&same, "same-person-as", "", "an existing member: the device is another device of that person")
+	cmd.Flags().StringVar(&out, "out", "", "the invite file to write")
+	return cmd
+}
+
+func (c *cli) joinCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "join INVITE",
+		Short: "Join the community of an invite made for this device",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			inv, err := c.readInput(args[0], 1<<30)
+			if err != nil {
+				return err
+			}
+			return c.withApp(func(a *app.App) error {
+				w, err := a.Join(inv)
+				if err != nil {
+					return err
+				}
+				return c.emit(w, func(out io.Writer) { fmt.Fprintln(out, w.Community) })
+			})
+		},
+	}
+}
+
+func (c *cli) whoamiCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "whoami",
+		Short: "Show this device, its community, organisation and role",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				w := a.WhoAmI()
+				return c.emit(w, func(out io.Writer) {
+					fmt.Fprintf(out, "name:      %s\ndevice:    %s\n", w.Name, w.Device)
+					if !w.Joined {
+						fmt.Fprintln(out, "community: none yet (noroshi community create, or noroshi request + join)")
+						return
+					}
+					demo := ""
+					if w.Demo {
+						demo = "  [DEMO]"
+					}
+					fmt.Fprintf(out, "community: %s (%s)%s\norg:       %s (%s)\nrole:      %s\n", w.CommunityName, short(w.Community), demo, w.OrgName, w.OrgKind, w.Role)
+					if w.Revoked {
+						fmt.Fprintln(out, "REVOKED:   this device was revoked by a coordinator")
+					}
+				})
+			})
+		},
+	}
+}
+
+func (c *cli) memberCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "member", Short: "People of the community and their devices"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List people, their devices and roles",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				ms := a.Members()
+				return c.emit(ms, func(w io.Writer) {
+					for _, m := range ms {
+						fmt.Fprintf(w, "%s  %-24s %-28s %s\n", short(m.Person), m.Name, m.OrgName, m.Role)
+						for _, d := range m.Devices {
+							state := ""
+							if d.Revoked {
+								state = fmt.Sprintf("  REVOKED after #%d: %s", d.LastValidSeq, d.RevokeReason)
+							}
+							fmt.Fprintf(w, "    device %s  %s%s\n", short(d.ID), d.Role, state)
+						}
+					}
+				})
+			})
+		},
+	}
+	var reason string
+	revoke := &cobra.Command{
+		Use:   "revoke DEVICE --reason TEXT",
+		Short: "Revoke a device (coordinators): peers refuse what it writes from now on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				d, err := a.Revoke(args[0], reason)
+				if err != nil {
+					return err
+				}
+				return c.emit(d, func(w io.Writer) { fmt.Fprintln(w, d.ID) })
+			})
+		},
+	}
+	revoke.Flags().StringVar(&reason, "reason", "", "why (shown to every member)")
+	cmd.AddCommand(list, revoke)
+	return cmd
+}
+
+func (c *cli) postCmd() *cobra.Command {
+	var typ, tag, tlp, title, body, bodyFile, channel, exercise string
+	var to, toMember, attach []string
+	cmd := &cobra.Command{
+		Use:   "post --type T --tag TAG --tlp TLP --title TITLE",
+		Short: "Share information with the community, organisations or people",
+		Long: `Types: ` + joinEnum(app.PostTypes) + `.
+Tags: important 【重要】, caution 【注意】, info 【情報】.
+TLP: clear, green, amber, amber+strict, red.
+  RED is sealed to the named people's devices only: give --to-member.
+  AMBER+STRICT stays inside organisations (default: yours).
+  Without --to/--to-member a post goes to the whole community.
+The observation channel of an organisation is written by coordinators:
+  --channel observation --to ORG.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			d := app.PostDraft{Title: title, Body: body, ToOrgs: to, ToMembers: toMember, Exercise: exercise}
+			var err error
+			if d.Type, err = app.ParsePostType(typ); err != nil {
+				return err
+			}
+			if d.Tag, err = app.ParseTag(tag); err != nil {
+				return err
+			}
+			if d.TLP, err = app.ParseTLP(tlp); err != nil {
+				return err
+			}
+			if d.Channel, err = app.ParseChannel(channel); err != nil {
+				return err
+			}
+			if bodyFile != "" {
+				if body != "" {
+					return fmt.Errorf("%w: give --body or --body-file, not both", app.ErrInvalid)
+				}
+				b, err := c.readInput(bodyFile, app.MaxBody)
+				if err != nil {
+					return err
+				}
+				d.Body = string(b)
+			}
+			for _, f := range attach {
+				b, err := c.readInput(f, 25<<20)
+				if err != nil {
+					return err
+				}
+				d.Files = append(d.Files, app.File{Name: filepath.Base(f), Data: b})
+			}
+			return c.withApp(func(a *app.App) error {
+				p, err := a.Post(d)
+				if err != nil {
+					return err
+				}
+				return c.emit(p, func(w io.Writer) { fmt.Fprintln(w, p.ID) })
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&typ, "type", "", "information type: "+joinEnum(app.PostTypes))
+	f.StringVar(&tag, "tag", "", "title tag: important, caution or info")
+	f.StringVar(&tlp, "tlp", "", "TLP marking: clear, green, amber, amber+strict or red")
+	f.StringVar(&title, "title", "", "title (one line)")
+	f.StringVar(&body, "body", "", "body text (Markdown)")
+	f.StringVar(&bodyFile, "body-file", "", "read the body from a file (- for standard input)")
+	f.StringSliceVar(&to, "to", nil, "organisation to share with (repeatable)")
+	f.StringSliceVar(&toMember, "to-member", nil, "person to share with (repeatable; all their devices)")
+	f.StringSliceVar(&attach, "attach", nil, "file to attach (repeatable, 25 MiB each at most)")
+	f.StringVar(&channel, "channel", "pro", "pro, general or observation")
+	f.StringVar(&exercise, "exercise", "", "mark as exercise traffic, with the exercise's name")
+	return cmd
+}
+
+func (c *cli) feedCmd() *cobra.Command {
+	var unread, bookmarked bool
+	var typ, tag, tlp, search, channel string
+	cmd := &cobra.Command{
+		Use:   "feed",
+		Short: "List the posts this device can read, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f := app.FeedFilter{Unread: unread, Bookmarked: bookmarked, Search: search}
+			var err error
+			if typ != "" {
+				if f.Type, err = app.ParsePostType(typ); err != nil {
+					return err
+				}
+			}
+			if tag != "" {
+				if f.Tag, err = app.ParseTag(tag); err != nil {
+					return err
+				}
+			}
+			if tlp != "" {
+				if f.TLP, err = app.ParseTLP(tlp); err != nil {
+					return err
+				}
+			}
+			if channel != "" {
+				if f.Channel, err = app.ParseChannel(channel); err != nil {
+					return err
+				}
+			}
+			return c.withApp(func(a *app.App) error {
+				posts := a.Feed(f)
+				if posts == nil {
+					posts = []app.PostSummary{}
+				}
+				w := a.WhoAmI()
+				return c.emit(posts, func(out io.Writer) {
+					if w.Demo {
+						fmt.Fprintf(out, "*** DEMO community %q: not real information / デモ用のコミュニティです ***\n", w.CommunityName)
+					}
+					if len(posts) == 0 {
+						fmt.Fprintln(out, "no posts / 投稿はありません")
+					}
+					for _, p := range posts {
+						printSummary(out, p)
+					}
+				})
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&unread, "unread", false, "only unread posts")
+	f.BoolVar(&bookmarked, "bookmarked", false, "only bookmarked posts")
+	f.StringVar(&typ, "type", "", "only this information type")
+	f.StringVar(&tag, "tag", "", "only this tag")
+	f.StringVar(&tlp, "tlp", "", "only this TLP")
+	f.StringVar(&channel, "channel", "", "only this channel")
+	f.StringVar(&search, "search", "", "only posts whose title, body or author contain this text")
+	return cmd
+}
+
+func printSummary(w io.Writer, p app.PostSummary) {
+	marks := ""
+	if p.Unread {
+		marks += " ●"
+	}
+	if p.Bookmarked {
+		marks += " ★"
+	}
+	ex := ""
+	if p.Exercise != "" {
+		ex = "[EXERCISE " + p.Exercise + "] "
+	}
+	fmt.Fprintf(w, "%s  %s%s%s  %s  %s  %s  %s  read %d%s\n", short(p.ID), ex, p.TagMark, p.Title, p.TLP, p.Type, p.OrgName, when(p.Time), p.Reads, marks)
+}
+
+func (c *cli) showCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a post: body, attachments, comments, reads",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				d, err := a.Show(args[0])
+				if err != nil {
+					return err
+				}
+				return c.emit(d, func(w io.Writer) {
+					if d.Exercise != "" {
+						fmt.Fprintf(w, "*** EXERCISE %s / 演習 ***\n", d.Exercise)
+					}
+					fmt.Fprintf(w, "%s%s\n%s  %s  %s channel\n", d.TagMark, d.Title, d.TLP, d.Type, d.Channel)
+					fmt.Fprintf(w, "from %s, %s — %s\n", d.AuthorName, d.OrgName, when(d.Time))
+					switch {
+					case d.Scope.Community:
+						fmt.Fprintln(w, "shared with: the whole community")
+					default:
+						fmt.Fprintf(w, "shared with: %s\n", strings.Join(append(append([]string{}, d.Scope.Orgs...), d.Scope.People...), ", "))
+					}
+					fmt.Fprintf(w, "id: %s\n\n%s\n", d.ID, d.Body)
+					for _, f := range d.Files {
+						fmt.Fprintf(w, "\nattachment: %s (%d bytes, sha256 %s)", f.Name, f.Size, f.SHA256)
+					}
+					if len(d.Files) > 0 {
+						fmt.Fprintln(w)
+					}
+					fmt.Fprintf(w, "\nread by %d people in %d of %d organisations\n", d.Reads, d.ReadOrgs, d.AudienceOrgs)
+					for _, r := range d.ReadBy {
+						fmt.Fprintf(w, "  %s (%s) %s\n", r.Name, r.OrgName, when(r.Time))
+					}
+					for _, cm := range d.CommentList {
+						fmt.Fprintf(w, "\n%s (%s) %s:\n%s\n", cm.AuthorName, cm.OrgName, when(cm.Time), cm.Body)
+					}
+				})
+			})
+		},
+	}
+}
+
+func (c *cli) readCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "read ID",
+		Short: "Mark a post as read (既読); receipts are sent in batches",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				p, err := a.MarkRead(args[0])
+				if err != nil {
+					return err
+				}
+				return c.emit(p, func(w io.Writer) { fmt.Fprintln(w, p.ID) })
+			})
+		},
+	}
+}
+
+func (c *cli) commentCmd() *cobra.Command {
+	var body string
+	cmd := &cobra.Command{
+		Use:   "comment ID --body TEXT",
+		Short: "Comment on a post (shared with the post's audience)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				cm, err := a.Comment(args[0], body)
+				if err != nil {
+					return err
+				}
+				return c.emit(cm, func(w io.Writer) { fmt.Fprintln(w, cm.ID) })
+			})
+		},
+	}
+	cmd.Flags().StringVar(&body, "body", "", "the comment")
+	return cmd
+}
+
+func (c *cli) bookmarkCmd() *cobra.Command {
+	var remove bool
+	cmd := &cobra.Command{
+		Use:   "bookmark ID",
+		Short: "Bookmark a post on this device (never shared)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				p, err := a.Bookmark(args[0], !remove)
+				if err != nil {
+					return err
+				}
+				return c.emit(p, func(w io.Writer) { fmt.Fprintln(w, p.ID) })
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&remove, "remove", false, "remove the bookmark")
+	return cmd
+}
+
+func (c *cli) retractCmd() *cobra.Command {
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "retract ID [--reason TEXT]",
+		Short: "Retract a post: honest peers drop it (what others already read stays read)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				id, err := a.Retract(args[0], reason)
+				if err != nil {
+					return err
+				}
+				return c.emit(map[string]string{"retraction": id}, func(w io.Writer) { fmt.Fprintln(w, id) })
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why (required when a coordinator retracts another member's post)")
+	return cmd
+}
+
+func (c *cli) attachmentCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "attachment", Short: "Attachments of posts"}
+	var out string
+	var force bool
+	save := &cobra.Command{
+		Use:   "save ID NAME --out FILE",
+		Short: "Save an attachment to a file (it is never opened automatically)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("%w: give --out FILE", app.ErrInvalid)
+			}
+			return c.withApp(func(a *app.App) error {
+				b, err := a.AttachmentData(args[0], args[1])
+				if err != nil {
+					return err
+				}
+				return c.writeOutput(out, b, force)
+			})
+		},
+	}
+	save.Flags().StringVar(&out, "out", "", "file to write")
+	save.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	cmd.AddCommand(save)
+	return cmd
+}
+
+func (c *cli) incidentCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "incident", Short: "The consultation window: report and follow incidents"}
+	var category, title, affects, body, bodyFile, exercise string
+	var support bool
+	report := &cobra.Command{
+		Use:   "report --category C --title TITLE",
+		Short: "Report an incident or ask for advice",
+		Long:  "Categories: " + joinEnum(app.Categories) + ".",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cat, err := app.ParseCategory(category)
+			if err != nil {
+				return err
+			}
+			aff, err := app.ParseAffects(affects)
+			if err != nil {
+				return err
+			}
+			if bodyFile != "" {
+				b, err := c.readInput(bodyFile, app.MaxBody)
+				if err != nil {
+					return err
+				}
+				body = string(b)
+			}
+			return c.withApp(func(a *app.App) error {
+				inc, err := a.ReportIncident(app.IncidentDraft{Category: cat, Title: title, Body: body, Affects: aff, SupportRequested: support, Exercise: exercise})
+				if err != nil {
+					return err
+				}
+				return c.emit(inc, func(w io.Writer) { fmt.Fprintln(w, inc.ID) })
+			})
+		},
+	}
+	rf := report.Flags()
+	rf.StringVar(&category, "category", "", "category: "+joinEnum(app.Categories))
+	rf.StringVar(&title, "title", "", "title (one line)")
+	rf.StringVar(&affects, "affects-event", "unknown", "does it affect the running of the event? yes, no or unknown")
+	rf.BoolVar(&support, "support-requested", false, "ask the coordination centre for support")
+	rf.StringVar(&body, "body", "", "description")
+	rf.StringVar(&bodyFile, "body-file", "", "read the description from a file")
+	rf.StringVar(&exercise, "exercise", "", "mark as exercise traffic, with the exercise's name")
+
+	var status, note, assign string
+	update := &cobra.Command{
+		Use:   "update ID [--status S] [--note TEXT] [--assign MEMBER]",
+		Short: "Change an incident's status, add a note, assign it",
+		Long:  "Statuses: " + joinEnum(app.Statuses) + ".",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ch := app.IncidentChange{Note: note, Assign: assign}
+			if status != "" {
+				s, err := app.ParseStatus(status)
+				if err != nil {
+					return err
+				}
+				ch.Status = s
+			}
+			return c.withApp(func(a *app.App) error {
+				inc, err := a.UpdateIncident(args[0], ch)
+				if err != nil {
+					return err
+				}
+				return c.emit(inc, func(w io.Writer) { fmt.Fprintln(w, inc.ID) })
+			})
+		},
+	}
+	update.Flags().StringVar(&status, "status", "", "new status: "+joinEnum(app.Statuses))
+	update.Flags().StringVar(&note, "note", "", "a note for the timeline")
+	update.Flags().StringVar(&assign, "assign", "", "the member who handles it")
+
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, most recently updated first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				incs := a.Incidents()
+				return c.emit(incs, func(w io.Writer) {
+					if len(incs) == 0 {
+						fmt.Fprintln(w, "no incidents / インシデントはありません")
+					}
+					for _, i := range incs {
+						sup := ""
+						if i.SupportRequested {
+							sup = "  support requested"
+						}
+						fmt.Fprintf(w, "%s  %-13s %-16s %s  (%s)  affects event: %s  updated %s%s\n", short(i.ID), i.Status, i.Category, i.Title, i.OrgName, i.Affects, when(i.Updated), sup)
+					}
+				})
+			})
+		},
+	}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show an incident with its whole timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				i, err := a.Incident(args[0])
+				if err != nil {
+					return err
+				}
+				return c.emit(i, func(w io.Writer) {
+					fmt.Fprintf(w, "%s\n%s  %s  affects event: %s  support requested: %v\n", i.Title, i.Status, i.Category, i.Affects, i.SupportRequested)
+					fmt.Fprintf(w, "reported by %s (%s) %s\n", i.ReporterName, i.OrgName, when(i.Opened))
+					if i.AssigneeName != "" {
+						fmt.Fprintf(w, "assigned to %s\n", i.AssigneeName)
+					}
+					fmt.Fprintf(w, "id: %s\n\n%s\n\ntimeline:\n", i.ID, i.Body)
+					fmt.Fprintf(w, "  %s  reported  %s\n", when(i.Opened), i.ReporterName)
+					for _, e := range i.Timeline {
+						line := "  " + when(e.Time) + "  "
+						if e.Status != "" {
+							line += string(e.Status) + "  "
+						}
+						line += e.AuthorName
+						if e.Assign != "" {
+							line += "  assigned to " + e.Assign
+						}
+						if e.Note != "" {
+							line += ": " + e.Note
+						}
+						fmt.Fprintln(w, line)
+					}
+				})
+			})
+		},
+	}
+	cmd.AddCommand(report, update, list, show)
+	return cmd
+}
+
+func (c *cli) contactCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "contact", Short: "24-hour contact points of the organisations"}
+	var org, role, name, phone, email, hours string
+	var remove bool
+	set := &cobra.Command{
+		Use:   "set --role ROLE --name NAME [--phone P] [--email E] [--hours H] [--org ORG]",
+		Short: "Set a contact point of an organisation (its admins, coordinators)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				l, err := a.SetContact(org, app.ContactEntry{Role: role, Name: name, Phone: phone, Email: email, Hours: hours}, remove)
+				if err != nil {
+					return err
+				}
+				return c.emit(l, func(w io.Writer) { fmt.Fprintln(w, l.Org) })
+			})
+		},
+	}
+	sf := set.Flags()
+	sf.StringVar(&org, "org", "", "organisation (default: yours)")
+	sf.StringVar(&role, "role", "", "the contact's role, e.g. \"CSIRT duty\"; an existing role is replaced")
+	sf.StringVar(&name, "name", "", "person or desk")
+	sf.StringVar(&phone, "phone", "", "phone number")
+	sf.StringVar(&email, "email", "", "e-mail address")
+	sf.StringVar(&hours, "hours", "24/7", "when reachable")
+	sf.BoolVar(&remove, "remove", false, "remove the contact with this role")
+	var search string
+	list := &cobra.Command{
+		Use:   "list [--search Q]",
+		Short: "List contact points by organisation",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return c.withApp(func(a *app.App) error {
+				ls := a.Contacts(search)
+				if ls == nil {
+					ls = []app.ContactList{}
+				}
+				return c.emit(ls, func(w io.Writer) {
+					for _, l := range ls {
+						kind := string(l.Kind)
+						if l.Sector != "" {
+							kind += "/" + l.Sector
+						}
+						fmt.Fprintf(w, "%s (%s)\n", l.OrgName, kind)
+						for _, e := range l.Entries {
+							fmt.Fprintf(w, "  %-20s %-22s %-16s %-28s %s\n", e.Role, e.Name, e.Phone, e.Email, e.Hours)
+						}
+					}
+				})
+			})
+		},
+	}
+	list.Flags().StringVar(&search, "search", "", "only entries matching this text")
+	cmd.AddCommand(set, list)
+	return cmd
+}
+
+func (c *cli) versionCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			v := "(devel)"
+			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+				v = bi.Main.Version
+			}
+			fmt.Fprintf(c.out(), "noroshi %s\n", v)
+			return nil
+		},
+	}
+}
+

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"noroshi/app"
+)
+
+// env is everything a command touches outside itself, so tests and the
+// control socket can run commands with their own streams and directory.
+type env struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	cwd            string
+	workFactor     int
+	// prompt reads a passphrase from the terminal; nil when there is none.
+	prompt func(label string) (string, error)
+	// held is the unlocked app of the process that owns the home, when
+	// commands run inside it (noroshi serve); nil in a plain CLI process.
+	held *app.App
+}
+
+func newProcessEnv(workFactor int) *env {
+	cwd, _ := os.Getwd()
+	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, cwd: cwd, workFactor: workFactor}
+	if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		tty.Close()
+		e.prompt = promptTTY
+	}
+	return e
+}
+
+func promptTTY(label string) (string, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil {
+		return "", err
+	}
+	defer tty.Close()
+	fmt.Fprint(tty, label)
+	b, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	return string(b), err
+}
+
+// exitError carries an exit code through cobra.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// run runs one command line and returns the exit code.
+func run(args []string, e *env) int {
+	if e.held == nil && forwardable(args) {
+		if home, err := homeFromArgs(args, e); err == nil {
+			if code, ok := forward(home, args, e); ok {
+				return code
+			}
+		}
+	}
+	root := newRoot(e)
+	root.SetArgs(args)
+	root.SetIn(e.stdin)
+	root.SetOut(e.stdout)
+	root.SetErr(e.stderr)
+	err := root.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(e.stderr, "noroshi: %s\n", oneLine(err.Error()))
+	return 1
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// opts are the flags every command shares.
+type opts struct {
+	home           string
+	passphraseFile string
+	json           bool
+}
+
+func newRoot(e *env) *cobra.Command {
+	o := &opts{}
+	root := &cobra.Command{
+		Use:   "noroshi",
+		Short: "Noroshi: offline-first sharing of cyber-security information for a large event",
+		Long: `Noroshi shares threat information, incidents and 24-hour contacts inside a
+trust community (sports bodies, venues, critical-service operators, an
+organising committee and a coordination centre), signed and encrypted on
+every device, so it keeps working without a central server.
+
+Noroshi は大規模イベントのためのサイバーセキュリティ情報共有ツールです。`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return cmd.Help()
+		},
+	}
+	pf := root.PersistentFlags()
+	pf.StringVar(&o.home, "home", "", "home directory (default $NOROSHI_HOME, else the per-user data directory)")
+	pf.StringVar(&o.passphraseFile, "passphrase-file", "", "read the passphrase from this file (else $NOROSHI_PASSPHRASE, else a prompt)")
+	pf.BoolVar(&o.json, "json", false, "print data as JSON")
+	c := &cli{env: e, o: o}
+	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.inviteCmd(), c.joinCmd(),
+		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
+		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
+		c.serveCmd(), c.versionCmd())
+	return root
+}
+
+// cli holds what the commands share.
+type cli struct {
+	env *env
+	o   *opts
+}
+
+func (c *cli) out() io.Writer { return c.env.stdout }
+
+// home resolves the home directory: --home, $NOROSHI_HOME, the default.
+func (c *cli) home() (string, error) {
+	return resolveHome(c.o.home, c.env)
+}
+
+func resolveHome(flag string, e *env) (string, error) {
+	h := flag
+	if h == "" {
+		h = e.getenv("NOROSHI_HOME")
+	}
+	if h == "" {
+		return app.DefaultHome()
+	}
+	if !filepath.IsAbs(h) {
+		h = filepath.Join(e.cwd, h)
+	}
+	return h, nil
+}
+
+// path resolves a file argument against the command's working directory.
+func (c *cli) path(p string) string {
+	if p == "" || filepath.IsAbs(p) || p == "-" {
+		return p
+	}
+	return filepath.Join(c.env.cwd, p)
+}
+
+func (c *cli) config(home string) app.Config {
+	cfg := app.DefaultConfig(home)
+	cfg.WorkFactor = c.env.workFactor
+	return cfg
+}
+
+// passphrase finds the passphrase: --passphrase-file, $NOROSHI_PASSPHRASE,
+// or a prompt (twice when confirm is set).
+func (c *cli) passphrase(confirm bool) (string, error) {
+	if c.o.passphraseFile != "" {
+		b, err := os.ReadFile(c.path(c.o.passphraseFile))
+		if err != nil {
+			return "", fmt.Errorf("read passphrase file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	if p := c.env.getenv("NOROSHI_PASSPHRASE"); p != "" {
+		return p, nil
+	}
+	if c.env.prompt == nil {
+		return "", errors.New("no passphrase: there is no terminal to ask on; set NOROSHI_PASSPHRASE or pass --passphrase-file")
+	}
+	p, err := c.env.prompt("Passphrase / パスフレーズ: ")
+	if err != nil {
+		return "", fmt.Errorf("read passphrase: %w", err)
+	}
+	if confirm {
+		q, err := c.env.prompt("Again / もう一度: ")
+		if err != nil {
+			return "", fmt.Errorf("read passphrase: %w", err)
+		}
+		if p != q {
+			return "", errors.New("the two passphrases differ: run the command again")
+		}
+	}
+	return p, nil
+}
+
+// open returns the unlocked app and a function to release it.
+func (c *cli) open() (*app.App, func(), error) {
+	if c.env.held != nil {
+		return c.env.held, func() {}, nil
+	}
+	home, err := c.home()
+	if err != nil {
+		return nil, nil, err
+	}
+	if !app.HasIdentity(home) {
+		return nil, nil, fmt.Errorf("%w (%s): run `noroshi init --name \"Your Name\"`, or `noroshi demo` to try the demo", app.ErrNoIdentity, home)
+	}
+	pass, err := c.passphrase(false)
+	if err != nil {
+		return nil, nil, err
+	}
+	a, err := app.Open(c.config(home), pass)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Read receipts gathered in earlier runs go out once their minute is up.
+	if _, err := a.FlushReads(false); err != nil && !errors.Is(err, app.ErrNoCommunity) {
+		fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent yet: %v\n", err)
+	}
+	return a, func() { a.Close() }, nil
+}
+
+// withApp runs fn with the unlocked app.
+func (c *cli) withApp(fn func(a *app.App) error) error {
+	a, done, err := c.open()
+	if err != nil {
+		return err
+	}
+	defer done()
+	return fn(a)
+}
+
+// emit prints v as JSON with --json, else id alone (for scripts) or text.
+func (c *cli) emit(v any, text func(w io.Writer)) error {
+	if c.o.json {
+		enc := json.NewEncoder(c.out())
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		return enc.Encode(v)
+	}
+	bw := bufio.NewWriter(c.out())
+	text(bw)
+	return bw.Flush()
+}
+
+// readInput reads a file argument ("-" is stdin), at most max bytes.
+func (c *cli) readInput(p string, max int64) ([]byte, error) {
+	var r io.Reader
+	if p == "-" {
+		r = c.env.stdin
+	} else {
+		f, err := os.Open(c.path(p))
+		if err != nil {
+			return nil, fmt.Errorf("%w: cannot read %s: %v", app.ErrInvalid, p, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", app.ErrTooLarge, p, max)
+	}
+	return b, nil
+}
+
+// writeOutput writes data to a file ("-" is stdout) without overwriting an
+// existing file unless force is set.
+func (c *cli) writeOutput(p string, data []byte, force bool) error {
+	if p == "" || p == "-" {
+		_, err := c.out().Write(data)
+		return err
+	}
+	flags := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flags = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	f, err := os.OpenFile(c.path(p), flags, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("%s exists: choose another --out, or remove it first", p)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// when formats a time for people: local time with its zone.
+func when(t time.Time) string { return t.Format("2006-01-02 15:04 MST") }
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}

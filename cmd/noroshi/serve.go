@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"noroshi/app"
+)
+
+func (c *cli) serveCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Hold this home headless: the CLI talks to this process over the control socket",
+		Long: `serve unlocks the home once and keeps it open. While it runs, every other
+noroshi command on this home is carried out by this process over the control
+socket in the home (owner-only), with no passphrase prompt and no wait on the
+store's file lock. Stop it with Ctrl-C or SIGTERM.
+
+Replication between peers (gossip, relays) is not in this version yet.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if c.env.held != nil {
+				return errors.New("already serving")
+			}
+			a, done, err := c.open()
+			if err != nil {
+				return err
+			}
+			defer done()
+			ls, err := listenLocal(a, c.env.workFactor)
+			if err != nil {
+				return err
+			}
+			defer ls.Close()
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			fmt.Fprintf(c.env.stderr, "noroshi: serving %s (control socket %s)\n", a.Home(), filepath.Join(a.Home(), app.SocketName))
+			t := time.NewTicker(15 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					if _, err := a.FlushReads(true); err != nil && !errors.Is(err, app.ErrNoCommunity) {
+						fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent: %v\n", err)
+					}
+					fmt.Fprintln(c.env.stderr, "noroshi: stopped")
+					return nil
+				case <-t.C:
+					ls.mu.Lock()
+					a.FlushReads(false)
+					ls.mu.Unlock()
+				}
+			}
+		},
+	}
+}
+
+func (c *cli) demoCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "demo [--home DIR]",
+		Short: "Create (or open) the demo community in a home of its own and print its feed",
+		Long: `demo creates a demo community in its own home, never mixed with a real one:
+the default is the per-user data directory's "noroshi-demo"; --home picks
+another. Its passphrase is "` + app.DemoPassphrase + `". Run it again to see the feed;
+use the other commands on it with --home and NOROSHI_PASSPHRASE=` + app.DemoPassphrase + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			home := c.o.home
+			if home == "" {
+				def, err := app.DefaultHome()
+				if err != nil {
+					return err
+				}
+				home = def + "-demo"
+			} else if !filepath.IsAbs(home) {
+				home = filepath.Join(c.env.cwd, home)
+			}
+			cfg := c.config(home)
+			var a *app.App
+			var err error
+			if app.HasIdentity(home) {
+				a, err = app.Open(cfg, app.DemoPassphrase)
+				if errors.Is(err, app.ErrNotAllowed) || (err != nil && errors.Is(err, context.Canceled)) {
+					return err
+				}
+				if err != nil {
+					return fmt.Errorf("%s holds a home that is not the demo (%v): give the demo its own --home", home, err)
+				}
+				if !a.WhoAmI().Demo {
+					a.Close()
+					return fmt.Errorf("%s holds a real community, not the demo: give the demo its own --home", home)
+				}
+			} else {
+				fmt.Fprintf(c.env.stderr, "noroshi: creating the demo community in %s ...\n", home)
+				if a, err = app.Demo(cfg); err != nil {
+					return err
+				}
+			}
+			defer a.Close()
+			w := a.WhoAmI()
+			posts := a.Feed(app.FeedFilter{})
+			return c.emit(posts, func(out io.Writer) {
+				fmt.Fprintf(out, "*** DEMO community %q: not real information / デモ用のコミュニティです ***\n", w.CommunityName)
+				fmt.Fprintf(out, "home %s, you are %s (%s, %s); passphrase %q\n\n", home, w.Name, w.OrgName, w.Role, app.DemoPassphrase)
+				for _, p := range posts {
+					printSummary(out, p)
+				}
+				fmt.Fprintf(out, "\nnext: NOROSHI_PASSPHRASE=%s noroshi --home %s show %s\n", app.DemoPassphrase, home, short(posts[0].ID))
+			})
+		},
+	}
+}

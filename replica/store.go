@@ -1,0 +1,443 @@
+package replica
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+)
+
+// FormatVersion is the store layout this program writes. Opening a store of a
+// newer format fails with a message; an older one is migrated on open.
+const FormatVersion = 1
+
+var (
+	bMeta      = []byte("meta")
+	bLog       = []byte("log")
+	bHeaders   = []byte("headers")
+	bPayloads  = []byte("payloads")
+	bChains    = []byte("chains")
+	bAuthors   = []byte("authors")
+	bCerts     = []byte("certs")
+	bRetracted = []byte("retracted")
+	bForks     = []byte("forks")
+	bRefusals  = []byte("refusals")
+	bLocal     = []byte("local")
+	allBuckets = [][]byte{bMeta, bLog, bHeaders, bPayloads, bChains, bAuthors, bCerts, bRetracted, bForks, bRefusals, bLocal}
+)
+
+// ErrLocked is returned by Open when another process holds the store.
+var ErrLocked = errors.New("the store is in use by another Noroshi process")
+
+// Config configures a Store.
+type Config struct {
+	// Path is the bbolt file.
+	Path string
+	// Self is this device: payloads addressed only to other devices are not
+	// kept, unless KeepAllPayloads is set (relays).
+	Self            crypto.DeviceID
+	KeepAllPayloads bool
+	// MaxClockAhead is how far a header's clock may be ahead of Now before it
+	// is held back (counted, retried later).
+	MaxClockAhead time.Duration
+	// MaxPending bounds the envelopes held in memory while they wait for a
+	// predecessor or a membership.
+	MaxPending int
+	// LockTimeout bounds the wait for the file lock.
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit. Only for tests that measure nothing.
+	NoSync bool
+	Now    func() time.Time
+	Logf   func(format string, args ...any)
+}
+
+// DefaultConfig returns the configuration for a real store at path.
+func DefaultConfig(path string, self crypto.DeviceID) Config {
+	return Config{
+		Path:          path,
+		Self:          self,
+		MaxClockAhead: 5 * time.Minute,
+		MaxPending:    100_000,
+		LockTimeout:   500 * time.Millisecond,
+		Now:           time.Now,
+		Logf:          func(string, ...any) {},
+	}
+}
+
+// Store is the bbolt-backed set of envelopes. It is safe for concurrent use.
+type Store struct {
+	cfg    Config
+	db     *bolt.DB
+	writes chan *writeReq
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu      sync.RWMutex // guards trust and pending
+	trust   *crypto.Trust
+	pending map[envelope.Hash]*pendingEnvelope
+	closed  bool
+}
+
+type pendingEnvelope struct {
+	env    *envelope.Envelope
+	reason Reason
+}
+
+// Open opens or creates the store at cfg.Path.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.MaxPending == 0 {
+		cfg.MaxPending = 100_000
+	}
+	if cfg.MaxClockAhead == 0 {
+		cfg.MaxClockAhead = 5 * time.Minute
+	}
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout, NoSync: cfg.NoSync})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, ErrLocked
+		}
+		return nil, fmt.Errorf("open store %s: %w", cfg.Path, err)
+	}
+	s := &Store{cfg: cfg, db: db, writes: make(chan *writeReq, 64), done: make(chan struct{}),
+		pending: map[envelope.Hash]*pendingEnvelope{}}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(bMeta)
+		if v := meta.Get([]byte("format")); v != nil {
+			if f := binary.BigEndian.Uint32(v); f > FormatVersion {
+				return fmt.Errorf("this home was written by a newer Noroshi (store format %d, this program reads up to %d): upgrade Noroshi", f, FormatVersion)
+			}
+		}
+		return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, FormatVersion))
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		t, err := loadTrust(tx)
+		s.trust = t
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s.wg.Add(1)
+	go s.writer()
+	return s, nil
+}
+
+// Close stops the writer and closes the file.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	close(s.done)
+	s.wg.Wait()
+	return s.db.Close()
+}
+
+// Path returns the bbolt file's path.
+func (s *Store) Path() string { return s.cfg.Path }
+
+// loadTrust rebuilds the trust state from the stored certificates: the
+// genesis first, then every certificate that is allowed, until no more is.
+func loadTrust(tx *bolt.Tx) (*crypto.Trust, error) {
+	var community envelope.Hash
+	copy(community[:], tx.Bucket(bMeta).Get([]byte("community")))
+	t := crypto.NewTrust(community)
+	type cert struct {
+		h *envelope.Header
+		c *crypto.Certificate
+	}
+	var certs []cert
+	err := tx.Bucket(bCerts).ForEach(func(_, id []byte) error {
+		e, err := getEnvelope(tx, id)
+		if err != nil {
+			return err
+		}
+		c, err := crypto.DecodeCertificate(e.Payload)
+		if err != nil {
+			return fmt.Errorf("stored certificate %x: %w", id[:6], err)
+		}
+		certs = append(certs, cert{e.Header, c})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for progress := true; progress; {
+		progress = false
+		rest := certs[:0]
+		for _, c := range certs {
+			if t.Check(c.h, c.c) == nil {
+				t.Apply(c.h, c.c)
+				progress = true
+			} else {
+				rest = append(rest, c)
+			}
+		}
+		certs = rest
+	}
+	return t, nil
+}
+
+func getEnvelope(tx *bolt.Tx, id []byte) (*envelope.Envelope, error) {
+	v := tx.Bucket(bHeaders).Get(id)
+	if v == nil {
+		return nil, fmt.Errorf("envelope %x not stored", id)
+	}
+	h, err := envelope.DecodeHeader(v[8:])
+	if err != nil {
+		return nil, fmt.Errorf("stored header %x: %w", id, err)
+	}
+	e := &envelope.Envelope{Header: h}
+	if p := tx.Bucket(bPayloads).Get(id); p != nil {
+		e.Payload = bytes.Clone(p)
+	}
+	return e, nil
+}
+
+// Community returns the community's genesis ID, zero before there is one.
+func (s *Store) Community() envelope.Hash {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.trust.Community()
+}
+
+// Trust returns a snapshot of the community's trust state.
+func (s *Store) Trust() *crypto.Trust {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.trust.Clone()
+}
+
+// Get returns the envelope with header ID id.
+func (s *Store) Get(id envelope.Hash) (*envelope.Envelope, error) {
+	var e *envelope.Envelope
+	err := s.db.View(func(tx *bolt.Tx) error {
+		var err error
+		e, err = getEnvelope(tx, id[:])
+		return err
+	})
+	return e, err
+}
+
+// Retracted reports whether the envelope id was retracted, and by which envelope.
+func (s *Store) Retracted(id envelope.Hash) (envelope.Hash, bool) {
+	var by envelope.Hash
+	var ok bool
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bRetracted).Get(id[:]); v != nil {
+			copy(by[:], v)
+			ok = true
+		}
+		return nil
+	})
+	return by, ok
+}
+
+// LastSeq returns the highest local sequence number used.
+func (s *Store) LastSeq() uint64 {
+	var n uint64
+	s.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(bLog).Cursor().Last(); k != nil {
+			n = binary.BigEndian.Uint64(k)
+		}
+		return nil
+	})
+	return n
+}
+
+// sinceBatch bounds the envelopes read in one read transaction, so that no
+// read transaction stays open long.
+const sinceBatch = 512
+
+// Since calls fn for every envelope stored after local sequence number after,
+// in local order. fn owns the envelope. Iteration stops at fn's first error.
+func (s *Store) Since(after uint64, fn func(seq uint64, e *envelope.Envelope) error) error {
+	for {
+		type item struct {
+			seq uint64
+			e   *envelope.Envelope
+		}
+		var batch []item
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bLog).Cursor()
+			for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(batch) < sinceBatch; k, v = c.Next() {
+				e, err := getEnvelope(tx, v)
+				if err != nil {
+					return err
+				}
+				batch = append(batch, item{binary.BigEndian.Uint64(k), e})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, it := range batch {
+			if err := fn(it.seq, it.e); err != nil {
+				return err
+			}
+			after = it.seq
+		}
+		if len(batch) < sinceBatch {
+			return nil
+		}
+	}
+}
+
+// AuthorHead is one entry of the version vector: an author's chain length
+// and the ID of its last header.
+type AuthorHead struct {
+	Author crypto.DeviceID
+	Seq    uint64
+	Head   envelope.Hash
+}
+
+// Head returns author's chain head; Seq 0 when nothing of it is stored.
+func (s *Store) Head(author crypto.DeviceID) AuthorHead {
+	h := AuthorHead{Author: author}
+	s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bAuthors).Get(author[:]); v != nil {
+			h.Seq = binary.BigEndian.Uint64(v)
+			copy(h.Head[:], v[8:])
+		}
+		return nil
+	})
+	return h
+}
+
+// Heads returns the version vector, ordered by author.
+func (s *Store) Heads() []AuthorHead {
+	var out []AuthorHead
+	s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bAuthors).ForEach(func(k, v []byte) error {
+			var h AuthorHead
+			copy(h.Author[:], k)
+			h.Seq = binary.BigEndian.Uint64(v)
+			copy(h.Head[:], v[8:])
+			out = append(out, h)
+			return nil
+		})
+	})
+	return out
+}
+
+// Digest returns the SHA-256 over every author's (device ID, sequence, head
+// header ID) in author order: equal digests mean equal sets, and a forked
+// chain never looks in sync.
+func (s *Store) Digest() [32]byte {
+	d := sha256.New()
+	for _, h := range s.Heads() {
+		d.Write(h.Author[:])
+		d.Write(binary.BigEndian.AppendUint64(nil, h.Seq))
+		d.Write(h.Head[:])
+	}
+	var out [32]byte
+	copy(out[:], d.Sum(nil))
+	return out
+}
+
+// Refusals returns how many envelopes were refused, by reason.
+func (s *Store) Refusals() map[Reason]uint64 {
+	out := map[Reason]uint64{}
+	s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bRefusals).ForEach(func(k, v []byte) error {
+			out[Reason(k)] = binary.BigEndian.Uint64(v)
+			return nil
+		})
+	})
+	return out
+}
+
+// Forks returns the headers kept as evidence of equivocation.
+func (s *Store) Forks() []*envelope.Header {
+	var out []*envelope.Header
+	s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bForks).ForEach(func(_, v []byte) error {
+			if h, err := envelope.DecodeHeader(v); err == nil {
+				out = append(out, h)
+			}
+			return nil
+		})
+	})
+	return out
+}
+
+// Pending returns how many envelopes wait in memory for a predecessor or a
+// membership, by reason.
+func (s *Store) Pending() map[Reason]int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := map[Reason]int{}
+	for _, p := range s.pending {
+		out[p.reason]++
+	}
+	return out
+}
+
+// GetLocal returns a copy of a local (never replicated) value, nil if unset.
+func (s *Store) GetLocal(key string) []byte {
+	var v []byte
+	s.db.View(func(tx *bolt.Tx) error {
+		v = bytes.Clone(tx.Bucket(bLocal).Get([]byte(key)))
+		return nil
+	})
+	return v
+}
+
+// LocalWithPrefix returns every local key with the given prefix and its value.
+func (s *Store) LocalWithPrefix(prefix string) map[string][]byte {
+	out := map[string][]byte{}
+	s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bLocal).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			out[string(k)] = bytes.Clone(v)
+		}
+		return nil
+	})
+	return out
+}
+
+// LocalOp is one write to the local namespace; a nil Value deletes.
+type LocalOp struct {
+	Key   string
+	Value []byte
+}
+
+// PutLocal writes local values, through the writer like every write.
+func (s *Store) PutLocal(ops ...LocalOp) error {
+	_, err := s.submit(&writeReq{local: ops})
+	return err
+}
+
+// sortHeads orders heads by author; used by tests and digests.
+func sortHeads(h []AuthorHead) {
+	sort.Slice(h, func(i, j int) bool { return bytes.Compare(h[i].Author[:], h[j].Author[:]) < 0 })
+}
