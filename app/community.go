@@ -205,4 +205,3 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 	m, _ := a.store.Trust().Member(d)
 	return Device{ID: d.String(), Role: m.Role, Revoked: true, LastValidSeq: last, RevokeReason: reason}, nil
 }
-

@@ -22,12 +22,12 @@ type Org struct {
 
 // Member is a person with their devices.
 type Member struct {
-	Person  string   `json:"person"`
-	Name    string   `json:"name"`
-	Org     string   `json:"org"`
-	OrgName string   `json:"org_name"`
+	Person  string      `json:"person"`
+	Name    string      `json:"name"`
+	Org     string      `json:"org"`
+	OrgName string      `json:"org_name"`
 	Role    crypto.Role `json:"role"`
-	Devices []Device `json:"devices"`
+	Devices []Device    `json:"devices"`
 }
 
 // Device is one device of a member.

@@ -103,15 +103,15 @@ type OrgKind string
 
 // Organisation kinds, from the seed report.
 const (
-	KindCoordination     OrgKind = "coordination"
-	KindOrganising       OrgKind = "organising-committee"
-	KindCriticalService  OrgKind = "critical-service"
-	KindSportsBody       OrgKind = "sports-body"
-	KindVenue            OrgKind = "venue"
-	KindMinistry         OrgKind = "ministry"
-	KindLawEnforcement   OrgKind = "law-enforcement"
-	KindSecurityAgency   OrgKind = "security-agency"
-	KindOther            OrgKind = "other"
+	KindCoordination    OrgKind = "coordination"
+	KindOrganising      OrgKind = "organising-committee"
+	KindCriticalService OrgKind = "critical-service"
+	KindSportsBody      OrgKind = "sports-body"
+	KindVenue           OrgKind = "venue"
+	KindMinistry        OrgKind = "ministry"
+	KindLawEnforcement  OrgKind = "law-enforcement"
+	KindSecurityAgency  OrgKind = "security-agency"
+	KindOther           OrgKind = "other"
 )
 
 // OrgKinds lists the organisation kinds.

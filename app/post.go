@@ -714,4 +714,3 @@ func (a *App) AttachmentData(q, name string) ([]byte, error) {
 	}
 	return out.Bytes(), nil
 }
-

@@ -19,20 +19,20 @@ const recordVersion = 1
 // record written during an exercise carries the exercise's name, so exercise
 // traffic is never confused with real traffic.
 type Record struct {
-	V              int                `json:"v"`
-	Exercise       string             `json:"exercise,omitempty"`
-	Community      *CommunityProfile  `json:"community,omitempty"`
-	Org            *OrgProfile        `json:"org,omitempty"`
-	Member         *MemberProfile     `json:"member,omitempty"`
-	Post           *PostRecord        `json:"post,omitempty"`
-	Comment        *CommentRecord     `json:"comment,omitempty"`
-	Reads          *ReadsRecord       `json:"reads,omitempty"`
-	Incident       *IncidentRecord    `json:"incident,omitempty"`
-	IncidentUpdate *IncidentUpdate    `json:"incident_update,omitempty"`
-	Contacts       *ContactsRecord    `json:"contacts,omitempty"`
-	Chunk          *ChunkRecord       `json:"chunk,omitempty"`
-	Revocation     *RevocationNote    `json:"revocation,omitempty"`
-	Blob           []byte             `json:"-"`
+	V              int               `json:"v"`
+	Exercise       string            `json:"exercise,omitempty"`
+	Community      *CommunityProfile `json:"community,omitempty"`
+	Org            *OrgProfile       `json:"org,omitempty"`
+	Member         *MemberProfile    `json:"member,omitempty"`
+	Post           *PostRecord       `json:"post,omitempty"`
+	Comment        *CommentRecord    `json:"comment,omitempty"`
+	Reads          *ReadsRecord      `json:"reads,omitempty"`
+	Incident       *IncidentRecord   `json:"incident,omitempty"`
+	IncidentUpdate *IncidentUpdate   `json:"incident_update,omitempty"`
+	Contacts       *ContactsRecord   `json:"contacts,omitempty"`
+	Chunk          *ChunkRecord      `json:"chunk,omitempty"`
+	Revocation     *RevocationNote   `json:"revocation,omitempty"`
+	Blob           []byte            `json:"-"`
 }
 
 // CommunityProfile names the community. Demo marks a demo community.

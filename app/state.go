@@ -82,19 +82,19 @@ type retractState struct {
 // envelopes folded into it. Folding is commutative: maps keyed by IDs,
 // last-writer-wins by (clock, ID), add-only sets. Queries sort.
 type state struct {
-	trust         *crypto.Trust
-	communities   map[envelope.Hash]communityState
-	orgs          map[crypto.ID16]map[envelope.Hash]orgState
-	profiles      map[crypto.DeviceID]profileState
-	posts         map[envelope.Hash]postState
-	comments      map[envelope.Hash]map[envelope.Hash]commentState
-	reads         map[envelope.Hash]map[crypto.DeviceID]uint64
-	incidents     map[envelope.Hash]incidentState
-	updates       map[envelope.Hash]map[envelope.Hash]updateState
-	contacts      map[crypto.ID16]map[envelope.Hash]contactsState
-	retracted     map[envelope.Hash]retractState
-	revocations   map[crypto.DeviceID]map[envelope.Hash]revocationState
-	chunks        map[envelope.Hash]bool
+	trust       *crypto.Trust
+	communities map[envelope.Hash]communityState
+	orgs        map[crypto.ID16]map[envelope.Hash]orgState
+	profiles    map[crypto.DeviceID]profileState
+	posts       map[envelope.Hash]postState
+	comments    map[envelope.Hash]map[envelope.Hash]commentState
+	reads       map[envelope.Hash]map[crypto.DeviceID]uint64
+	incidents   map[envelope.Hash]incidentState
+	updates     map[envelope.Hash]map[envelope.Hash]updateState
+	contacts    map[crypto.ID16]map[envelope.Hash]contactsState
+	retracted   map[envelope.Hash]retractState
+	revocations map[crypto.DeviceID]map[envelope.Hash]revocationState
+	chunks      map[envelope.Hash]bool
 }
 
 func newState() *state {

@@ -790,4 +790,3 @@ func (c *cli) versionCmd() *cobra.Command {
 		},
 	}
 }
-
