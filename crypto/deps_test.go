@@ -1,0 +1,11 @@
+package crypto
+
+import (
+	"testing"
+
+	"noroshi/internal/deptest"
+)
+
+func TestDeps(t *testing.T) {
+	deptest.Check(t, "noroshi/crypto", "noroshi/replica", "noroshi/app", "noroshi/gui", "noroshi/cmd", "fyne.io", "go.etcd.io/bbolt", "github.com/hashicorp")
+}

@@ -1,0 +1,11 @@
+package replica
+
+import (
+	"testing"
+
+	"noroshi/internal/deptest"
+)
+
+func TestDeps(t *testing.T) {
+	deptest.Check(t, "noroshi/replica", "noroshi/app", "noroshi/gui", "noroshi/cmd", "fyne.io")
+}
