@@ -65,10 +65,10 @@ func openNew(t testing.TB, clock *fakeClock, name string) *App {
 // coordination centre and members of two other organisations.
 type community struct {
 	clock  *fakeClock
-	centre *App            // Duty Officer, coordinator
-	venue  *App            // Venue Lead, org-admin of Venue North
-	power  *App            // Power Analyst, member of Metro Power
-	rail   *App            // Rail Member, member of Capital Railways
+	centre *App // Duty Officer, coordinator
+	venue  *App // Venue Lead, org-admin of Venue North
+	power  *App // Power Analyst, member of Metro Power
+	rail   *App // Rail Member, member of Capital Railways
 	all    []*App
 }
 

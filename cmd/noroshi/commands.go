@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -787,6 +788,70 @@ func (c *cli) versionCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.out(), "noroshi %s\n", v)
 			return nil
+		},
+	}
+}
+
+func (c *cli) exportCmd() *cobra.Command {
+	var out string
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "export --out FILE",
+		Short: "Write every envelope this device holds to a bundle file, for an air gap",
+		Long: `export writes a bundle: this device's envelopes, encrypted to the community
+key, for carrying to a device that cannot sync (USB stick, air gap). Payloads
+addressed to individual people (TLP:RED) stay out of bundles.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("%w: give --out FILE", app.ErrInvalid)
+			}
+			return c.withApp(func(a *app.App) error {
+				var buf bytes.Buffer
+				n, err := a.ExportBundle(&buf)
+				if err != nil {
+					return err
+				}
+				if err := c.writeOutput(out, buf.Bytes(), force); err != nil {
+					return err
+				}
+				return c.emit(map[string]any{"envelopes": n, "bytes": buf.Len(), "file": out}, func(w io.Writer) {
+					fmt.Fprintf(w, "%d envelopes, %d bytes\n", n, buf.Len())
+				})
+			})
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "bundle file to write")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
+	return cmd
+}
+
+func (c *cli) importCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import BUNDLE",
+		Short: "Import a bundle file: every envelope is verified; importing twice changes nothing",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := c.readInput(args[0], 4<<30)
+			if err != nil {
+				return err
+			}
+			return c.withApp(func(a *app.App) error {
+				r, err := a.ImportBundle(b, func(done, total int) {
+					if !c.o.json {
+						fmt.Fprintf(c.env.stderr, "\rimporting %d/%d", done, total)
+					}
+				})
+				if !c.o.json {
+					fmt.Fprintln(c.env.stderr)
+				}
+				if err != nil {
+					return err
+				}
+				return c.emit(r, func(w io.Writer) {
+					fmt.Fprintf(w, "%d envelopes: %d new, %d already here, %d waiting for others, %d refused\n", r.Envelopes, r.Admitted, r.Duplicates, r.Waiting, r.Refused)
+				})
+			})
 		},
 	}
 }

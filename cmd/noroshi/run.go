@@ -119,7 +119,7 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.inviteCmd(), c.joinCmd(),
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
-		c.serveCmd(), c.versionCmd())
+		c.serveCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
 	return root
 }
 

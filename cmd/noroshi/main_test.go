@@ -1,0 +1,308 @@
+package main
+
+import (
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"noroshi/app"
+	"noroshi/crypto/cryptotest"
+	"noroshi/crypto/envelope"
+)
+
+// The CLI is tested end to end by the scripts in testdata/*.txt: each one
+// is a user story run against real homes (real key files, real bbolt, real
+// age) in the script's own work directory. The test binary doubles as the
+// noroshi command: testscript.Main runs it under that name.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"noroshi": func() {
+			e := newProcessEnv(cryptotest.WorkFactor)
+			// A script cannot type on a terminal: with no passphrase set,
+			// the command must say so rather than wait on /dev/tty.
+			e.prompt = nil
+			os.Exit(run(os.Args[1:], e))
+		},
+	})
+}
+
+// scriptPassphrase is the passphrase every home of the scripts uses unless a
+// script sets NOROSHI_PASSPHRASE itself.
+const scriptPassphrase = "correct horse battery staple"
+
+func TestScripts(t *testing.T) {
+	t.Parallel()
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata",
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(e *testscript.Env) error {
+			// Nothing may touch the real user's directories: the default
+			// home (~/.local/share/noroshi) lands inside the work dir.
+			home := filepath.Join(e.WorkDir, "user")
+			e.Setenv("HOME", home)
+			e.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
+			e.Setenv("NOROSHI_HOME", "")
+			e.Setenv("NOROSHI_PASSPHRASE", scriptPassphrase)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"capture":  cmdCapture,
+			"carry":    cmdCarry,
+			"jsonget":  cmdJSONGet,
+			"jsoneq":   cmdJSONEq,
+			"lines":    cmdLines,
+			"mkfile":   cmdMkfile,
+			"waitfile": cmdWaitfile,
+		},
+	})
+}
+
+// capture VAR: sets $VAR to the last command's standard output, trimmed of
+// surrounding space (commands that create something print its ID alone).
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: capture VAR")
+	}
+	v := strings.TrimSpace(ts.ReadFile("stdout"))
+	if v == "" {
+		ts.Fatalf("capture %s: the last command printed nothing", args[0])
+	}
+	ts.Setenv(args[0], v)
+}
+
+// carry FROM TO: copies every envelope home FROM holds into home TO, the
+// way replication (not in this version yet) or a bundle carried across an
+// air gap will. It stands in for the network only: TO's store admits or
+// refuses each envelope by its own rules, and TO drops payloads not sealed
+// to it. Both homes open with $NOROSHI_PASSPHRASE.
+func cmdCarry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: carry FROM TO")
+	}
+	open := func(home string) *app.App {
+		cfg := app.DefaultConfig(ts.MkAbs(home))
+		cfg.WorkFactor = cryptotest.WorkFactor
+		a, err := app.Open(cfg, ts.Getenv("NOROSHI_PASSPHRASE"))
+		if err != nil {
+			ts.Fatalf("carry: open %s: %v", home, err)
+		}
+		return a
+	}
+	from := open(args[0])
+	defer from.Close()
+	to := open(args[1])
+	defer to.Close()
+	var envs []*envelope.Envelope
+	ts.Check(from.Store().Since(0, func(_ uint64, e *envelope.Envelope) error {
+		envs = append(envs, e)
+		return nil
+	}))
+	res, err := to.Store().Add(envs...)
+	ts.Check(err)
+	ts.Check(res.Err())
+	if res.Pending > 0 {
+		ts.Fatalf("carry: %d envelopes held back waiting for others", res.Pending)
+	}
+	ts.Logf("carried %d new envelopes from %s to %s", len(res.Admitted), args[0], args[1])
+}
+
+// jsonget VAR PATH: sets $VAR to the value at PATH in the last command's
+// standard output (a JSON document): strings as they are, anything else as
+// JSON. See jsonPath for PATH.
+func cmdJSONGet(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: jsonget VAR PATH")
+	}
+	v, err := jsonPath(ts.ReadFile("stdout"), args[1])
+	ts.Check(err)
+	ts.Setenv(args[0], v)
+}
+
+// jsoneq PATH WANT: the value at PATH in the last command's standard output
+// is WANT (strings compared as they are, anything else as JSON); with !, it
+// is not (a missing PATH also counts as "not").
+func cmdJSONEq(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: [!] jsoneq PATH WANT")
+	}
+	got, err := jsonPath(ts.ReadFile("stdout"), args[0])
+	switch {
+	case neg && (err != nil || got != args[1]):
+		return
+	case neg:
+		ts.Fatalf("%s is %q, want anything else", args[0], got)
+	case err != nil:
+		ts.Fatalf("%v", err)
+	case got != args[1]:
+		ts.Fatalf("%s is %q, want %q", args[0], got, args[1])
+	}
+}
+
+// jsonPath finds PATH in doc. PATH is a chain of steps, each after a dot:
+// a key of an object (.title), an index of an array (.0), "length" for the
+// number of elements of an array or object (.devices.length), or [key=value] for the first element
+// of an array whose key holds that string (.[name=Venue Lead].role). "." alone
+// is the whole document.
+func jsonPath(doc, path string) (string, error) {
+	var v any
+	if err := json.Unmarshal([]byte(doc), &v); err != nil {
+		return "", fmt.Errorf("standard output is not JSON: %v", err)
+	}
+	if !strings.HasPrefix(path, ".") {
+		return "", fmt.Errorf("path %q: must start with a dot", path)
+	}
+	for _, step := range splitPath(path[1:]) {
+		var err error
+		if v, err = jsonStep(v, step); err != nil {
+			return "", fmt.Errorf("path %q at %q: %v", path, step, err)
+		}
+	}
+	if s, ok := v.(string); ok {
+		return s, nil
+	}
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// splitPath splits at dots outside brackets.
+func splitPath(p string) []string {
+	var steps []string
+	depth, start := 0, 0
+	for i, r := range p {
+		switch r {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		case '.':
+			if depth == 0 {
+				steps = append(steps, p[start:i])
+				start = i + 1
+			}
+		}
+	}
+	if p != "" {
+		steps = append(steps, p[start:])
+	}
+	return steps
+}
+
+func jsonStep(v any, step string) (any, error) {
+	switch x := v.(type) {
+	case []any:
+		switch {
+		case step == "length":
+			return float64(len(x)), nil
+		case strings.HasPrefix(step, "[") && strings.HasSuffix(step, "]"):
+			key, want, ok := strings.Cut(step[1:len(step)-1], "=")
+			if !ok {
+				return nil, fmt.Errorf("want [key=value]")
+			}
+			for _, el := range x {
+				if m, ok := el.(map[string]any); ok && m[key] == want {
+					return el, nil
+				}
+			}
+			return nil, fmt.Errorf("no element with %s=%q", key, want)
+		}
+		i, err := strconv.Atoi(step)
+		if err != nil || i < 0 || i >= len(x) {
+			return nil, fmt.Errorf("no index %s in an array of %d", step, len(x))
+		}
+		return x[i], nil
+	case map[string]any:
+		if step == "length" {
+			return float64(len(x)), nil
+		}
+		el, ok := x[step]
+		if !ok {
+			return nil, fmt.Errorf("no such key")
+		}
+		return el, nil
+	}
+	return nil, fmt.Errorf("cannot step into %T", v)
+}
+
+// lines stdout|stderr|FILE N: the file has exactly N lines.
+func cmdLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: lines stdout|stderr|FILE N")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	s := ts.ReadFile(args[0])
+	got := strings.Count(s, "\n")
+	if s != "" && !strings.HasSuffix(s, "\n") {
+		got++
+	}
+	if got != want {
+		ts.Fatalf("%s has %d lines, want %d:\n%s", args[0], got, want, s)
+	}
+}
+
+// mkfile PATH SIZE: writes SIZE bytes of deterministic noise (seeded by
+// PATH's name) to PATH. SIZE is bytes, KiB or MiB, with an optional +N:
+// 100KiB, 25MiB+1.
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkfile PATH SIZE")
+	}
+	size, err := parseSize(args[1])
+	ts.Check(err)
+	seed := sha256.Sum256([]byte(filepath.Base(args[0])))
+	r := rand.NewChaCha8(seed)
+	data := make([]byte, size)
+	r.Read(data)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+func parseSize(s string) (int64, error) {
+	base, extra, _ := strings.Cut(s, "+")
+	mult := int64(1)
+	for suffix, m := range map[string]int64{"KiB": 1 << 10, "MiB": 1 << 20} {
+		if b, ok := strings.CutSuffix(base, suffix); ok {
+			base, mult = b, m
+		}
+	}
+	n, err := strconv.ParseInt(base, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("size %q: %v", s, err)
+	}
+	var add int64
+	if extra != "" {
+		if add, err = strconv.ParseInt(extra, 10, 64); err != nil {
+			return 0, fmt.Errorf("size %q: %v", s, err)
+		}
+	}
+	return n*mult + add, nil
+}
+
+// waitfile PATH: waits until PATH exists, for a background process (noroshi
+// serve) to open its control socket. A bounded poll is the one way to wait
+// on another process here; it fails after a minute.
+func cmdWaitfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitfile PATH")
+	}
+	p := ts.MkAbs(args[0])
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not appear within a minute", args[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
