@@ -31,6 +31,11 @@ type App struct {
 	view    *state
 	lastSeq uint64
 	locked  map[envelope.Hash]*envelope.Envelope // sealed envelopes this device had no key for yet
+	// announce, when the network runs, tells peers about new envelopes.
+	announce func(...envelope.Hash)
+
+	chmu    sync.Mutex
+	changed chan struct{} // closed at the next change; see Changed
 }
 
 // epochInfo says what a group key epoch is for and when it was granted.
@@ -101,6 +106,7 @@ func (a *App) Store() *replica.Store { return a.store }
 
 // rebuild folds the whole store from scratch.
 func (a *App) rebuild() error {
+	defer a.notify()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.keys = crypto.NewKeyring()
@@ -116,6 +122,7 @@ func (a *App) refresh(res replica.Result) error {
 	if res.Purged > 0 {
 		return a.rebuild()
 	}
+	defer a.notify()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.foldLocked()
@@ -265,6 +272,7 @@ func (a *App) write(builders ...builder) ([]envelope.Hash, error) {
 	if err := a.refresh(res); err != nil {
 		return nil, err
 	}
+	a.announceIDs(ids)
 	return ids, nil
 }
 

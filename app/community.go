@@ -66,8 +66,17 @@ func (a *App) CreateCommunity(opt CommunityOptions) (WhoAmI, error) {
 	if err != nil {
 		return WhoAmI{}, err
 	}
+	tk, err := crypto.NewGroupKey(a.cfg.Rand)
+	if err != nil {
+		return WhoAmI{}, err
+	}
+	tg, err := crypto.NewKeyGrant(a.cfg.Rand, crypto.ScopeTransport, crypto.ID16{}, tk, []crypto.PublicDevice{p})
+	if err != nil {
+		return WhoAmI{}, err
+	}
 	toAll := crypto.Audience{Groups: []crypto.GroupKey{ck}}
 	if _, err := a.write(
+		a.cert(&crypto.Certificate{KeyGrant: tg}),
 		a.cert(&crypto.Certificate{KeyGrant: cg}),
 		a.cert(&crypto.Certificate{KeyGrant: og}),
 		a.sealed(toAll, &Record{Community: &CommunityProfile{Name: opt.Name, Demo: opt.Demo}}),

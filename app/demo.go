@@ -8,6 +8,7 @@ import (
 
 	"noroshi/crypto"
 	"noroshi/crypto/envelope"
+	"noroshi/replica"
 )
 
 // DemoPassphrase unlocks the demo community's key file. The demo holds no
@@ -288,7 +289,7 @@ func exchange(apps []*App) error {
 		community := a.store.Community()
 		for _, e := range envs {
 			c := *e
-			if !mayHold(e.Header, community, a.dev.ID()) {
+			if !replica.MayHoldPayload(e.Header, community, a.dev.ID()) {
 				c.Payload = nil
 			}
 			mine = append(mine, &c)

@@ -164,6 +164,7 @@ func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
 		Org: inc.rec.Org.String(), OrgName: s.orgName(inc.rec.Org),
 		Reporter: inc.author.String(), ReporterName: s.deviceName(inc.author),
 		Opened: wallTime(inc.clock), Updated: wallTime(inc.clock), Body: inc.rec.Body, Exercise: inc.exercise,
+		Timeline: []TimelineEntry{}, // [] rather than null in --json before the first update
 	}
 	_ = m
 	var ups []updateState

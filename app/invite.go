@@ -149,13 +149,18 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 	}
 	// Group keys to hand over: every epoch of the community key, so the new
 	// device reads the history; its organisation's keys; every organisation
-	// key for a coordinator. A relay gets none.
+	// key for a coordinator; and the transport key. A relay gets only the
+	// transport key.
 	var grants []*crypto.KeyGrant
 	newDev := crypto.PublicDevice{ID: req.Device, Recipient: req.Recipient}
-	if err == nil && opt.Role != crypto.RoleRelay {
+	if err == nil {
 		for _, e := range a.keys.Epochs() {
 			info := a.epochs[e]
-			if info.scope == crypto.ScopeOrg && info.org != org && opt.Role != crypto.RoleCoordinator {
+			switch {
+			case info.scope == crypto.ScopeTransport:
+			case opt.Role == crypto.RoleRelay:
+				continue // a relay reads nothing
+			case info.scope == crypto.ScopeOrg && info.org != org && opt.Role != crypto.RoleCoordinator:
 				continue
 			}
 			g, _ := a.keys.Get(e)
@@ -199,7 +204,7 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		return nil, Member{}, err
 	}
 	if err := a.store.Since(0, func(_ uint64, e *envelope.Envelope) error {
-		if !mayHold(e.Header, community, req.Device) {
+		if !replica.MayHoldPayload(e.Header, community, req.Device) {
 			e.Payload = nil
 		}
 		return bw.Add(e)
@@ -220,21 +225,6 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		}
 	}
 	return sealed, mem, nil
-}
-
-// mayHold reports whether device d may hold the payload of h: not when h is
-// sealed to individual devices only and d is none of them.
-func mayHold(h *envelope.Header, community envelope.Hash, d crypto.DeviceID) bool {
-	if h.Class != envelope.ClassSealed || len(h.Epochs) > 0 || len(h.Recipients) == 0 {
-		return true
-	}
-	tag := crypto.RecipientTag(community, crypto.DeviceID(h.Author), h.Seq, d)
-	for _, t := range h.Recipients {
-		if t == tag {
-			return true
-		}
-	}
-	return false
 }
 
 // Join opens an invite made for this device and stores the community it

@@ -37,6 +37,9 @@ type Scope string
 const (
 	ScopeCommunity Scope = "community"
 	ScopeOrg       Scope = "org"
+	// ScopeTransport is the community's gossip transport key (memberlist's
+	// keyring), granted to every device, relays included.
+	ScopeTransport Scope = "transport"
 )
 
 // certVersion is the version of the certificate encoding.
@@ -153,7 +156,7 @@ func (c *Certificate) check() error {
 	if g := c.KeyGrant; g != nil {
 		n++
 		switch g.Scope {
-		case ScopeCommunity:
+		case ScopeCommunity, ScopeTransport:
 			if !g.Org.IsZero() {
 				return errors.New("certificate: community key grant names an organisation")
 			}

@@ -1,6 +1,7 @@
 package crypto_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"reflect"
 	"strings"
@@ -64,8 +65,9 @@ func FuzzDecodeRetraction(f *testing.F) {
 		if err != nil {
 			t.Fatalf("Encode of a decoded retraction: %v", err)
 		}
+		// An empty reason and no reason are the same retraction.
 		r2, err := crypto.DecodeRetraction(b2)
-		if err != nil || !reflect.DeepEqual(r, r2) {
+		if err != nil || r2.V != r.V || r2.Target != r.Target || !bytes.Equal(r2.SealedReason, r.SealedReason) {
 			t.Errorf("decode-encode-decode: got %+v, %v; want %+v", r2, err, r)
 		}
 	})

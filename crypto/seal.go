@@ -198,15 +198,10 @@ func Open(e *envelope.Envelope, identities ...age.Identity) ([]byte, error) {
 	if e.Payload == nil {
 		return nil, errors.New("open: payload not held")
 	}
-	r, err := age.Decrypt(bytes.NewReader(e.Payload), identities...)
-	if err != nil {
-		var nm *age.NoIdentityMatchError
-		if errors.As(err, &nm) {
-			return nil, fmt.Errorf("%w (%w)", ErrNotForMe, err)
-		}
-		return nil, fmt.Errorf("open: %w", err)
+	plain, err := decrypt(e.Payload, int64(len(e.Payload)), identities)
+	if errors.Is(err, ErrNotForMe) {
+		return nil, err
 	}
-	plain, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("open: %w", err)
 	}
@@ -252,7 +247,15 @@ func SealTo(rand io.Reader, data []byte, aud Audience) ([]byte, error) {
 
 // OpenFrom decrypts what SealTo made, reading at most max bytes of plaintext.
 func OpenFrom(sealed []byte, max int64, identities ...age.Identity) ([]byte, error) {
-	r, err := age.Decrypt(bytes.NewReader(sealed), identities...)
+	return decrypt(sealed, max, identities)
+}
+
+// decrypt opens an age file held in memory, refusing a plaintext larger than
+// max. age's ReaderAt interface tells the plaintext's size up front, so it is
+// decrypted into one buffer of that size, in one pass, with no copy through
+// the per-chunk buffers of age's streaming reader.
+func decrypt(sealed []byte, max int64, identities []age.Identity) ([]byte, error) {
+	r, size, err := age.DecryptReaderAt(bytes.NewReader(sealed), int64(len(sealed)), identities...)
 	if err != nil {
 		var nm *age.NoIdentityMatchError
 		if errors.As(err, &nm) {
@@ -260,12 +263,16 @@ func OpenFrom(sealed []byte, max int64, identities ...age.Identity) ([]byte, err
 		}
 		return nil, err
 	}
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
+	if size > max {
+		return nil, fmt.Errorf("sealed data of %d bytes, larger than %d", size, max)
 	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("sealed data larger than %d bytes", max)
+	plain := make([]byte, size)
+	n, err := r.ReadAt(plain, 0)
+	if n == len(plain) && (err == nil || err == io.EOF) {
+		return plain, nil
 	}
-	return b, nil
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return nil, err
 }

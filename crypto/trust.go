@@ -24,10 +24,23 @@ var (
 // the set of certificates applied, whatever their order, as long as each was
 // allowed when applied (the store applies a certificate only once its author
 // is a member).
+//
+// A device's membership is the latest, by (clock, header ID), of those issued
+// for it, with one restriction so that an org admin cannot take over a device
+// outside its remit: a membership issued by an org admin counts only while
+// the latest membership a coordinator issued for the device (if any) puts it
+// in that admin's organisation as a member or org admin. Otherwise an org
+// admin could demote a coordinator, the founder included, or pull a member a
+// coordinator admitted to another organisation into its own, by issuing a
+// membership with a later clock. (Between memberships issued only by admins
+// of different organisations, the latest wins: a coordinator's membership
+// settles such a dispute.) Both rules are functions of the set of
+// memberships applied.
 type Trust struct {
 	community envelope.Hash
 	genesis   *Genesis
-	members   map[DeviceID]memberEntry
+	members   map[DeviceID]memberEntry   // the current membership of each device
+	history   map[DeviceID]memberHistory // what it is computed from
 	revoked   map[DeviceID]uint64
 }
 
@@ -37,10 +50,46 @@ type memberEntry struct {
 	id    envelope.Hash
 }
 
+// after reports whether e supersedes o.
+func (e memberEntry) after(o memberEntry) bool {
+	return e.clock > o.clock || (e.clock == o.clock && bytes.Compare(e.id[:], o.id[:]) > 0)
+}
+
+// memberHistory is what Trust keeps of one device's memberships: the latest
+// issued by a coordinator (or the genesis), and per organisation the latest
+// issued by that organisation's admins.
+type memberHistory struct {
+	coord   *memberEntry
+	byAdmin map[ID16]memberEntry
+}
+
+// current returns the device's membership, as the Trust doc says.
+func (h memberHistory) current() (memberEntry, bool) {
+	var best memberEntry
+	ok := false
+	if h.coord != nil {
+		best, ok = *h.coord, true
+	}
+	for org, e := range h.byAdmin {
+		if c := h.coord; c != nil && (c.m.Org != org || (c.m.Role != RoleMember && c.m.Role != RoleOrgAdmin)) {
+			continue
+		}
+		if !ok || e.after(best) {
+			best, ok = e, true
+		}
+	}
+	return best, ok
+}
+
 // NewTrust returns the trust state of a community with the given genesis ID.
 // A zero ID means "the first genesis applied founds it".
 func NewTrust(community envelope.Hash) *Trust {
-	return &Trust{community: community, members: map[DeviceID]memberEntry{}, revoked: map[DeviceID]uint64{}}
+	return &Trust{
+		community: community,
+		members:   map[DeviceID]memberEntry{},
+		history:   map[DeviceID]memberHistory{},
+		revoked:   map[DeviceID]uint64{},
+	}
 }
 
 // Community returns the genesis header ID, zero before the genesis is applied.
@@ -133,16 +182,20 @@ func (t *Trust) Check(h *envelope.Header, c *Certificate) error {
 	return nil
 }
 
-// Apply folds an allowed certificate into the trust state.
+// Apply folds a certificate that Check allowed into the trust state.
 func (t *Trust) Apply(h *envelope.Header, c *Certificate) {
 	id := h.ID()
 	switch {
 	case c.Genesis != nil:
 		t.genesis = c.Genesis
 		t.community = id
-		t.set(c.Genesis.Founder, h.Clock, id)
+		t.set(c.Genesis.Founder, h.Clock, id, nil)
 	case c.Membership != nil:
-		t.set(*c.Membership, h.Clock, id)
+		var adminOf *ID16
+		if issuer, ok := t.members[DeviceID(h.Author)]; ok && issuer.m.Role == RoleOrgAdmin {
+			adminOf = &issuer.m.Org
+		}
+		t.set(*c.Membership, h.Clock, id, adminOf)
 	case c.Revocation != nil:
 		r := c.Revocation
 		if last, ok := t.revoked[r.Device]; !ok || r.LastValidSeq < last {
@@ -151,22 +204,47 @@ func (t *Trust) Apply(h *envelope.Header, c *Certificate) {
 	}
 }
 
-// set keeps, per device, the membership with the greatest (clock, header ID).
-func (t *Trust) set(m Membership, clock uint64, id envelope.Hash) {
-	old, ok := t.members[m.Device]
-	if ok && (old.clock > clock || (old.clock == clock && bytes.Compare(old.id[:], id[:]) > 0)) {
-		return
+// set records membership m, issued by a coordinator (adminOf nil) or by an
+// admin of organisation *adminOf, and recomputes the device's membership.
+func (t *Trust) set(m Membership, clock uint64, id envelope.Hash, adminOf *ID16) {
+	e := memberEntry{m: m, clock: clock, id: id}
+	h := t.history[m.Device]
+	if adminOf == nil {
+		if h.coord == nil || e.after(*h.coord) {
+			h.coord = &e
+		}
+	} else {
+		if old, ok := h.byAdmin[*adminOf]; !ok || e.after(old) {
+			if h.byAdmin == nil {
+				h.byAdmin = map[ID16]memberEntry{}
+			}
+			h.byAdmin[*adminOf] = e
+		}
 	}
-	t.members[m.Device] = memberEntry{m: m, clock: clock, id: id}
+	t.history[m.Device] = h
+	if cur, ok := h.current(); ok {
+		t.members[m.Device] = cur
+	}
 }
 
 // Clone returns an independent copy of t.
 func (t *Trust) Clone() *Trust {
 	c := &Trust{community: t.community, genesis: t.genesis,
 		members: make(map[DeviceID]memberEntry, len(t.members)),
+		history: make(map[DeviceID]memberHistory, len(t.history)),
 		revoked: make(map[DeviceID]uint64, len(t.revoked))}
 	for k, v := range t.members {
 		c.members[k] = v
+	}
+	for k, v := range t.history {
+		h := memberHistory{coord: v.coord} // entries are never changed in place
+		if v.byAdmin != nil {
+			h.byAdmin = make(map[ID16]memberEntry, len(v.byAdmin))
+			for org, e := range v.byAdmin {
+				h.byAdmin[org] = e
+			}
+		}
+		c.history[k] = h
 	}
 	for k, v := range t.revoked {
 		c.revoked[k] = v

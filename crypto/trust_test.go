@@ -29,7 +29,9 @@ type signed struct {
 	c *crypto.Certificate
 }
 
-func (s signed) String() string { return fmt.Sprintf("seq %d by %s", s.h.Seq, crypto.DeviceID(s.h.Author).Short()) }
+func (s signed) String() string {
+	return fmt.Sprintf("seq %d by %s", s.h.Seq, crypto.DeviceID(s.h.Author).Short())
+}
 
 // issue signs c as the next envelope of d's chain.
 func (ch *chains) issue(d *crypto.Device, c *crypto.Certificate, clock uint64) signed {
@@ -293,36 +295,50 @@ func TestRevocationOrder(t *testing.T) {
 	}
 }
 
-// TestMembershipLWW checks that the membership of each device is the one
-// with the greatest (clock, header ID), whatever order they are applied in.
+// TestMembershipLWW checks that the membership of each device is the latest
+// by (clock, header ID), with org admins' memberships counting only within
+// their remit (see Trust), whatever order they are applied in.
 func TestMembershipLWW(t *testing.T) {
 	founder := cryptotest.Device(t, "founder")
 	coord := cryptotest.Device(t, "coordinator 2")
+	adminA, adminB := cryptotest.Device(t, "admin A"), cryptotest.Device(t, "admin B")
 	devices := []*crypto.Device{cryptotest.Device(t, "d0"), cryptotest.Device(t, "d1"), cryptotest.Device(t, "d2")}
 	roles := []crypto.Role{crypto.RoleMember, crypto.RoleOrgAdmin, crypto.RoleCoordinator, crypto.RoleRelay}
 	orgs := []crypto.ID16{orgA, orgB}
+	issuers := []*crypto.Device{founder, coord, adminA, adminB}
+	adminOrg := map[*crypto.Device]crypto.ID16{adminA: orgA, adminB: orgB}
 
 	rapid.Check(t, func(rt *rapid.T) {
 		ch := newChains(t)
-		gen := ch.issue(founder, genesis(founder, orgA), 1)
-		addCoord := ch.issue(founder, member(coord, orgA, crypto.RoleCoordinator), 2)
+		base := []signed{
+			ch.issue(founder, genesis(founder, orgA), 1),
+			ch.issue(founder, member(coord, orgA, crypto.RoleCoordinator), 2),
+			ch.issue(founder, member(adminA, orgA, crypto.RoleOrgAdmin), 3),
+			ch.issue(founder, member(adminB, orgB, crypto.RoleOrgAdmin), 4),
+		}
 		n := rapid.IntRange(1, 12).Draw(rt, "n")
 		var certs []signed
+		byAdmin := map[envelope.Hash]crypto.ID16{}
 		for i := range n {
-			by := founder
-			if rapid.Bool().Draw(rt, fmt.Sprint("by coordinator 2 ", i)) {
-				by = coord
-			}
+			by := issuers[rapid.IntRange(0, len(issuers)-1).Draw(rt, fmt.Sprint("issuer ", i))]
 			d := devices[rapid.IntRange(0, len(devices)-1).Draw(rt, fmt.Sprint("device ", i))]
 			role := roles[rapid.IntRange(0, len(roles)-1).Draw(rt, fmt.Sprint("role ", i))]
 			org := orgs[rapid.IntRange(0, 1).Draw(rt, fmt.Sprint("org ", i))]
+			if o, ok := adminOrg[by]; ok { // what Check allows an org admin
+				org, role = o, roles[rapid.IntRange(0, 1).Draw(rt, fmt.Sprint("admin role ", i))]
+			}
 			clock := rapid.Uint64Range(10, 14).Draw(rt, fmt.Sprint("clock ", i)) // ties are likely
-			certs = append(certs, ch.issue(by, member(d, org, role), clock))
+			s := ch.issue(by, member(d, org, role), clock)
+			if o, ok := adminOrg[by]; ok {
+				byAdmin[s.h.ID()] = o
+			}
+			certs = append(certs, s)
 		}
 		members := func(order []int) []crypto.Membership {
 			tr := crypto.NewTrust(envelope.Hash{})
-			apply(rt, tr, gen)
-			apply(rt, tr, addCoord)
+			for _, s := range base {
+				apply(rt, tr, s)
+			}
 			for _, i := range order {
 				apply(rt, tr, certs[i])
 			}
@@ -338,22 +354,101 @@ func TestMembershipLWW(t *testing.T) {
 			rt.Fatalf("applied in order %v:\ngot  %+v\nwant %+v", perm, got, want)
 		}
 
-		// The model: per device, the greatest (clock, header ID) wins.
-		best := map[crypto.DeviceID]signed{}
-		for _, s := range certs {
-			d := s.c.Membership.Device
-			b, ok := best[d]
-			if !ok || s.h.Clock > b.h.Clock || (s.h.Clock == b.h.Clock && s.h.ID().String() > b.h.ID().String()) {
-				best[d] = s
+		// The model: per device, the latest membership by a coordinator,
+		// then the latest of it and of those by admins of the organisation
+		// it names (of any organisation if there is none).
+		later := func(a, b signed) bool {
+			return a.h.Clock > b.h.Clock || (a.h.Clock == b.h.Clock && a.h.ID().String() > b.h.ID().String())
+		}
+		model := map[crypto.DeviceID]signed{}
+		for _, d := range devices {
+			var coordLatest *signed
+			for _, s := range certs {
+				if _, admin := byAdmin[s.h.ID()]; !admin && s.c.Membership.Device == d.ID() && (coordLatest == nil || later(s, *coordLatest)) {
+					coordLatest = &s
+				}
+			}
+			var best *signed = coordLatest
+			for _, s := range certs {
+				org, admin := byAdmin[s.h.ID()]
+				if !admin || s.c.Membership.Device != d.ID() {
+					continue
+				}
+				if c := coordLatest; c != nil {
+					m := c.c.Membership
+					if m.Org != org || (m.Role != crypto.RoleMember && m.Role != crypto.RoleOrgAdmin) {
+						continue
+					}
+				}
+				if best == nil || later(s, *best) {
+					best = &s
+				}
+			}
+			if best != nil {
+				model[d.ID()] = *best
 			}
 		}
 		for _, m := range want {
-			if s, ok := best[m.Device]; ok && !reflect.DeepEqual(m, *s.c.Membership) {
+			if s, ok := model[m.Device]; ok && !reflect.DeepEqual(m, *s.c.Membership) {
 				rt.Fatalf("device %s: got %+v, want %+v (%s, clock %d)", m.Device.Short(), m, *s.c.Membership, s, s.h.Clock)
 			}
 		}
-		if got, want := len(want), 2+len(best); got != want {
+		if got, want := len(want), len(base)+len(model); got != want {
 			rt.Fatalf("%d members, want %d", got, want)
 		}
 	})
+}
+
+// TestOrgAdminRemit checks that an org admin's memberships cannot take a
+// device out of a coordinator's hands or out of another organisation.
+func TestOrgAdminRemit(t *testing.T) {
+	c := newCommunity(t)
+	const late = 1 << 40 // later than anything a coordinator issued
+	role := func(d *crypto.Device) (crypto.Role, crypto.ID16) {
+		m, _ := c.tr.Member(d.ID())
+		return m.Role, m.Org
+	}
+	tests := []struct {
+		name     string
+		by       *crypto.Device
+		target   *crypto.Device
+		org      crypto.ID16
+		role     crypto.Role
+		wantRole crypto.Role
+		wantOrg  crypto.ID16
+	}{
+		{"org B admin cannot demote the founder", c.adminB, c.founder, orgB, crypto.RoleMember, crypto.RoleCoordinator, orgA},
+		{"org A admin cannot demote the founder of its own org", c.adminA, c.founder, orgA, crypto.RoleMember, crypto.RoleCoordinator, orgA},
+		{"org B admin cannot pull in an org A member", c.adminB, c.memberA, orgB, crypto.RoleOrgAdmin, crypto.RoleMember, orgA},
+		{"org A admin cannot change a relay", c.adminA, c.rl, orgA, crypto.RoleMember, crypto.RoleRelay, orgA},
+		{"org A admin promotes its member", c.adminA, c.memberA, orgA, crypto.RoleOrgAdmin, crypto.RoleOrgAdmin, orgA},
+		{"org B admin steps down", c.adminB, c.adminB, orgB, crypto.RoleMember, crypto.RoleMember, orgB},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := c.ch.issue(tt.by, member(tt.target, tt.org, tt.role), late)
+			tr := c.tr.Clone()
+			apply(t, tr, s)
+			m, _ := tr.Member(tt.target.ID())
+			if m.Role != tt.wantRole || m.Org != tt.wantOrg {
+				t.Errorf("got role %s in org %x, want %s in org %x", m.Role, m.Org[:1], tt.wantRole, tt.wantOrg[:1])
+			}
+		})
+	}
+	if r, o := role(c.founder); r != crypto.RoleCoordinator || o != orgA {
+		t.Errorf("Clone shares state: the founder became %s in %x", r, o[:1])
+	}
+
+	// Once a coordinator moves a member to org B, org A's admin no longer
+	// decides for it, and org B's admin does.
+	tr := c.tr.Clone()
+	apply(t, tr, c.ch.issue(c.founder, member(c.memberA, orgB, crypto.RoleMember), 500))
+	apply(t, tr, c.ch.issue(c.adminA, member(c.memberA, orgA, crypto.RoleOrgAdmin), 600))
+	if m, _ := tr.Member(c.memberA.ID()); m.Org != orgB || m.Role != crypto.RoleMember {
+		t.Errorf("after the move, org A's admin changed it to %s in %x", m.Role, m.Org[:1])
+	}
+	apply(t, tr, c.ch.issue(c.adminB, member(c.memberA, orgB, crypto.RoleOrgAdmin), 700))
+	if m, _ := tr.Member(c.memberA.ID()); m.Org != orgB || m.Role != crypto.RoleOrgAdmin {
+		t.Errorf("org B's admin promoted it, got %s in %x", m.Role, m.Org[:1])
+	}
 }

@@ -475,19 +475,10 @@ func (a *admitter) keepPayload(h *envelope.Header, id envelope.Hash) bool {
 	if a.tx.Bucket(bRetracted).Get(id[:]) != nil {
 		return false
 	}
-	if a.s.cfg.KeepAllPayloads || len(h.Epochs) > 0 || len(h.Recipients) == 0 {
+	if a.s.cfg.KeepAllPayloads {
 		return true
 	}
-	if DeviceID(h.Author) == a.s.cfg.Self {
-		return true
-	}
-	tag := crypto.RecipientTag(a.trust.Community(), crypto.DeviceID(h.Author), h.Seq, a.s.cfg.Self)
-	for _, t := range h.Recipients {
-		if t == tag {
-			return true
-		}
-	}
-	return false
+	return MayHoldPayload(h, a.trust.Community(), a.s.cfg.Self)
 }
 
 // DeviceID converts a header's author to a device ID.

@@ -757,6 +757,9 @@ func (c *cli) contactCmd() *cobra.Command {
 					ls = []app.ContactList{}
 				}
 				return c.emit(ls, func(w io.Writer) {
+					if len(ls) == 0 {
+						fmt.Fprintln(w, "no contacts / 連絡先はありません")
+					}
 					for _, l := range ls {
 						kind := string(l.Kind)
 						if l.Sector != "" {

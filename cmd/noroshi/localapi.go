@@ -130,11 +130,20 @@ type localServer struct {
 	wg         sync.WaitGroup
 }
 
+// socketAnswers reports whether a process answers on home's control socket.
+func socketAnswers(home string) bool {
+	conn, err := net.DialTimeout("unix", filepath.Join(home, app.SocketName), time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	return true
+}
+
 // listenLocal opens the control socket in the app's home, replacing a stale one.
 func listenLocal(a *app.App, workFactor int) (*localServer, error) {
 	sock := filepath.Join(a.Home(), app.SocketName)
-	if conn, err := net.DialTimeout("unix", sock, time.Second); err == nil {
-		conn.Close()
+	if socketAnswers(a.Home()) {
 		return nil, fmt.Errorf("another noroshi process already serves %s", a.Home())
 	}
 	os.Remove(sock)

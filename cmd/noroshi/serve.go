@@ -31,6 +31,11 @@ Replication between peers (gossip, relays) is not in this version yet.`,
 			if c.env.held != nil {
 				return errors.New("already serving")
 			}
+			// Say so plainly when another process already holds the home,
+			// before asking for a passphrase or waiting on the store's lock.
+			if home, err := c.home(); err == nil && socketAnswers(home) {
+				return fmt.Errorf("another noroshi process already serves %s: use it, or stop it first", home)
+			}
 			a, done, err := c.open()
 			if err != nil {
 				return err

@@ -1,0 +1,207 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+	"noroshi/replica"
+)
+
+// NetworkConfig says how this device reaches its peers.
+type NetworkConfig struct {
+	// BindAddr and BindPort: where gossip listens (UDP and TCP); sync
+	// streams listen on BindPort+1.
+	BindAddr string
+	BindPort int
+	// Advertise is the address others reach this device at, when it differs
+	// from the bound one (a relay behind port forwarding).
+	Advertise string
+	// Join lists gossip addresses of peers to join.
+	Join []string
+	// Relays lists relay sync addresses this device syncs with over streams
+	// it opens itself (across the internet, behind NAT).
+	Relays []string
+	// Profile is "lan" (a venue network) or "wan" (relays across the internet).
+	Profile replica.Profile
+	// AntiEntropy is the time between two anti-entropy rounds.
+	AntiEntropy time.Duration
+	// Test shortens memberlist's timers for loopback tests.
+	Test bool
+}
+
+// Network is this device's replication: gossip, anti-entropy, sync streams.
+type Network struct {
+	a    *App
+	node *replica.Node
+}
+
+// StartNetwork starts replicating with peers. Envelopes that arrive are
+// folded into the views as they come; this device's own writes are
+// announced at once.
+func (a *App) StartNetwork(nc NetworkConfig) (*Network, error) {
+	if a.store.Community().IsZero() {
+		return nil, fmt.Errorf("%w: join a community before serving", ErrNoCommunity)
+	}
+	keys := a.TransportKeys()
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: this device holds no transport key (joined before this version? ask for a new invite)", ErrNotAllowed)
+	}
+	n := &Network{a: a}
+	node, err := replica.StartNode(a.store, replica.NodeConfig{
+		Device: a.dev, BindAddr: nc.BindAddr, BindPort: nc.BindPort, AdvertiseAddr: nc.Advertise,
+		Join: nc.Join, Relays: nc.Relays, Profile: nc.Profile, TransportKeys: keys,
+		AntiEntropyInterval: nc.AntiEntropy, Test: nc.Test, Logf: a.cfg.Logf, Rand: a.cfg.Rand,
+		OnChange: func(res replica.Result) {
+			if err := a.refresh(res); err != nil {
+				a.cfg.Logf("refresh views: %v", err)
+			}
+			if err := n.updateKeys(); err != nil {
+				a.cfg.Logf("transport keys: %v", err)
+			}
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.node = node
+	a.mu.Lock()
+	a.announce = node.Announce
+	a.mu.Unlock()
+	return n, nil
+}
+
+// updateKeys installs transport keys learned since the start (a rotation).
+func (n *Network) updateKeys() error {
+	keys := n.a.TransportKeys()
+	if len(keys) == 0 {
+		return errors.New("no transport key")
+	}
+	return n.node.SetTransportKeys(keys)
+}
+
+// Close stops replicating.
+func (n *Network) Close() error {
+	n.a.mu.Lock()
+	n.a.announce = nil
+	n.a.mu.Unlock()
+	return n.node.Close()
+}
+
+// GossipAddr returns the address peers join.
+func (n *Network) GossipAddr() string { return n.node.GossipAddr() }
+
+// SyncAddr returns the address relayed laptops sync with.
+func (n *Network) SyncAddr() string { return n.node.SyncAddr() }
+
+// Join joins peers by gossip address.
+func (n *Network) Join(addrs ...string) error { return n.node.Join(addrs...) }
+
+// SyncNow runs one anti-entropy round with a peer's sync address.
+func (n *Network) SyncNow(addr string) error {
+	st, err := n.node.SyncWith(addr)
+	if err == nil && (st.Admitted > 0 || st.Purged > 0) {
+		return n.a.refresh(replica.Result{Purged: st.Purged})
+	}
+	return err
+}
+
+// TransportKeys returns the community's gossip transport keys this device
+// holds, newest first.
+func (a *App) TransportKeys() [][]byte {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	type ek struct {
+		clock uint64
+		key   []byte
+		id    crypto.EpochID
+	}
+	var all []ek
+	for e, info := range a.epochs {
+		if info.scope != crypto.ScopeTransport {
+			continue
+		}
+		g, _ := a.keys.Get(e)
+		all = append(all, ek{info.clock, bytes.Clone(g.Key[:]), e})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		if all[i].clock != all[j].clock {
+			return all[i].clock > all[j].clock
+		}
+		return bytes.Compare(all[i].id[:], all[j].id[:]) > 0
+	})
+	out := make([][]byte, len(all))
+	for i, k := range all {
+		out[i] = k.key
+	}
+	return out
+}
+
+// Peer is one peer as `noroshi peers` and the sync screen show it.
+type Peer struct {
+	Device      string      `json:"device"`
+	Name        string      `json:"name"`
+	OrgName     string      `json:"org_name"`
+	Role        crypto.Role `json:"role"`
+	Addr        string      `json:"addr"`
+	SyncAddr    string      `json:"sync_addr"`
+	State       string      `json:"state"`
+	LastContact time.Time   `json:"last_contact,omitzero"`
+	LastSync    time.Time   `json:"last_sync,omitzero"`
+	// At the last sync: how many envelopes the peer lacked (sent to it) and
+	// this device lacked (received).
+	PeerLacked int    `json:"peer_lacked"`
+	WeLacked   int    `json:"we_lacked"`
+	InSync     bool   `json:"in_sync"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Connectivity is the state the header badge shows.
+type Connectivity struct {
+	// State is "connected" (a coordinator or relay is reachable),
+	// "mesh" (only other peers), or "alone".
+	State string `json:"state"`
+	Peers int    `json:"peers"`
+}
+
+// Peers returns the peers this device knows and the connectivity state.
+func (n *Network) Peers() ([]Peer, Connectivity) {
+	ps := n.node.Peers()
+	n.a.mu.RLock()
+	defer n.a.mu.RUnlock()
+	s := n.a.view
+	var out []Peer
+	conn := Connectivity{State: "alone"}
+	for _, p := range ps {
+		m, _ := s.trust.Member(p.Device)
+		q := Peer{Device: p.Device.String(), Name: s.deviceName(p.Device), OrgName: s.orgName(m.Org), Role: m.Role,
+			Addr: p.Addr, SyncAddr: p.SyncAddr, State: p.State, LastContact: p.LastContact, LastSync: p.LastSync,
+			PeerLacked: p.Sent, WeLacked: p.Received, InSync: p.InSync, Error: p.Err}
+		out = append(out, q)
+		alive := p.State == "alive" || (p.State == "relay-link" && p.Err == "")
+		if !alive {
+			continue
+		}
+		conn.Peers++
+		if m.Role == crypto.RoleCoordinator || m.Role == crypto.RoleRelay {
+			conn.State = "connected"
+		} else if conn.State == "alone" {
+			conn.State = "mesh"
+		}
+	}
+	return out, conn
+}
+
+// announceIDs tells the network about new envelopes, if it runs.
+func (a *App) announceIDs(ids []envelope.Hash) {
+	a.mu.RLock()
+	f := a.announce
+	a.mu.RUnlock()
+	if f != nil {
+		f(ids...)
+	}
+}

@@ -1,0 +1,646 @@
+package replica
+
+import (
+	"bytes"
+	cryptorand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/memberlist"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+)
+
+// A Node is this device on the network: a memberlist member (SWIM failure
+// detection, gossip encrypted with the community transport key) that
+// announces new envelopes by broadcast, pulls what it lacks over an
+// authenticated stream (crypto.Channel), and runs anti-entropy with a random
+// peer every AntiEntropyInterval.
+//
+// Announcements are small (about 110 bytes): author, sequence, header ID and
+// the device that holds it. memberlist sends a user broadcast only from its
+// origin, a few times; so each node re-broadcasts an announcement once, the
+// first time it hears it, as Serf does. The handler never blocks memberlist:
+// it queues a pull and returns.
+//
+// Each node also listens for sync streams on SyncPort (its gossip port + 1
+// unless set), advertised in its memberlist metadata.
+
+// Profile selects memberlist timings.
+type Profile string
+
+// Profiles: a venue LAN, or relays across the internet.
+const (
+	ProfileLAN Profile = "lan"
+	ProfileWAN Profile = "wan"
+)
+
+// NodeConfig configures a Node.
+type NodeConfig struct {
+	Device *crypto.Device
+	// BindAddr and BindPort are where memberlist listens (UDP and TCP);
+	// SyncPort is where sync streams are accepted (0: BindPort+1).
+	BindAddr string
+	BindPort int
+	SyncPort int
+	// AdvertiseAddr, when set, is the address others reach this node at
+	// ("host:port" of the gossip port), for relays behind port forwarding.
+	AdvertiseAddr string
+	// Join lists gossip addresses of known peers.
+	Join []string
+	// Relays lists sync addresses ("host:port") that this node syncs with
+	// by streams it opens itself, without joining their gossip (a laptop
+	// behind NAT, across the internet).
+	Relays  []string
+	Profile Profile
+	// TransportKeys are the community's memberlist keys, newest first; the
+	// first is used to send.
+	TransportKeys [][]byte
+	// AntiEntropyInterval is the time between two anti-entropy rounds.
+	AntiEntropyInterval time.Duration
+	// GossipInterval overrides the profile's memberlist gossip interval.
+	GossipInterval time.Duration
+	// Test shortens memberlist's timers for loopback tests.
+	Test bool
+	// OnChange is called after envelopes were admitted by a sync (from
+	// the node's worker goroutines; it must not block long).
+	OnChange func(Result)
+	Logf     func(format string, args ...any)
+	Rand     io.Reader
+}
+
+// PeerState is what this node knows of one peer.
+type PeerState struct {
+	Device      crypto.DeviceID
+	Name        string
+	Addr        string // gossip address
+	SyncAddr    string
+	State       string // alive, suspect, dead, left, relay-link
+	Role        crypto.Role
+	LastContact time.Time
+	LastSync    time.Time
+	// At the last sync: envelopes sent to the peer (it lacked them) and
+	// received from it (this node lacked them).
+	Sent, Received int
+	InSync         bool
+	Err            string
+}
+
+// Node runs replication for one store.
+type Node struct {
+	cfg     NodeConfig
+	store   *Store
+	ml      *memberlist.Memberlist
+	keyring *memberlist.Keyring
+	queue   *memberlist.TransmitLimitedQueue
+	ln      net.Listener
+	dev     *crypto.Device
+
+	pulls chan string // sync addresses to pull from
+	stop  chan struct{}
+	wg    sync.WaitGroup
+
+	mu    sync.Mutex
+	seen  map[envelope.Hash]time.Time // announcements already heard
+	peers map[string]*PeerState       // by node name
+	relay map[string]*PeerState       // by relay sync address
+	rng   *rand.Rand
+
+	// logOn is cleared on Close: memberlist's goroutines may still log
+	// while they wind down, after the caller's logger is gone.
+	logOn atomic.Bool
+}
+
+func (n *Node) logf(format string, args ...any) {
+	if n.logOn.Load() {
+		n.cfg.Logf(format, args...)
+	}
+}
+
+const (
+	metaVersion  = 1
+	announceType = 1
+	announceSize = 1 + 32 + 8 + 32 + 32 + 2
+	// seenFor is how long an announcement ID is remembered.
+	seenFor = 10 * time.Minute
+)
+
+// StartNode starts replication for store.
+func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.AntiEntropyInterval == 0 {
+		cfg.AntiEntropyInterval = 5 * time.Second
+	}
+	if cfg.Profile == "" {
+		cfg.Profile = ProfileLAN
+	}
+	if cfg.SyncPort == 0 && cfg.BindPort != 0 {
+		cfg.SyncPort = cfg.BindPort + 1
+	}
+	if store.Community().IsZero() {
+		return nil, errors.New("no community in this store yet: join one before serving")
+	}
+	if len(cfg.TransportKeys) == 0 {
+		return nil, errors.New("no transport key: this device was given none (is it a member?)")
+	}
+	n := &Node{cfg: cfg, store: store, dev: cfg.Device, pulls: make(chan string, 256), stop: make(chan struct{}),
+		seen: map[envelope.Hash]time.Time{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.SyncPort)))
+	if err != nil {
+		return nil, fmt.Errorf("sync listener: %w", err)
+	}
+	n.ln = ln
+	n.cfg.SyncPort = ln.Addr().(*net.TCPAddr).Port
+
+	var mc *memberlist.Config
+	switch {
+	case cfg.Test:
+		mc = memberlist.DefaultLocalConfig()
+		mc.ProbeInterval = 200 * time.Millisecond
+		mc.ProbeTimeout = 100 * time.Millisecond
+		mc.SuspicionMult = 2
+		mc.PushPullInterval = 2 * time.Second
+	case cfg.Profile == ProfileWAN:
+		mc = memberlist.DefaultWANConfig()
+	default:
+		mc = memberlist.DefaultLANConfig()
+	}
+	if cfg.GossipInterval != 0 {
+		mc.GossipInterval = cfg.GossipInterval
+	}
+	mc.Name = cfg.Device.ID().String()
+	mc.BindAddr = cfg.BindAddr
+	mc.BindPort = cfg.BindPort
+	mc.AdvertisePort = cfg.BindPort
+	if cfg.AdvertiseAddr != "" {
+		host, port, err := net.SplitHostPort(cfg.AdvertiseAddr)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("--advertise %q: want host:port", cfg.AdvertiseAddr)
+		}
+		mc.AdvertiseAddr = host
+		if mc.AdvertisePort, err = strconv.Atoi(port); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("--advertise %q: bad port", cfg.AdvertiseAddr)
+		}
+	}
+	kr, err := memberlist.NewKeyring(cfg.TransportKeys, cfg.TransportKeys[0])
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("transport key: %w", err)
+	}
+	mc.Keyring = kr
+	n.keyring = kr
+	mc.GossipVerifyIncoming, mc.GossipVerifyOutgoing = true, true
+	mc.EnableCompression = false // ciphertext does not compress
+	n.logOn.Store(true)
+	mc.Logger = log.New(logfWriter(n.logf), "memberlist: ", 0)
+	d := &delegate{n: n}
+	mc.Delegate = d
+	mc.Events = d
+	n.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return n.numMembers() }, RetransmitMult: mc.RetransmitMult}
+	ml, err := memberlist.Create(mc)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("gossip: %w", err)
+	}
+	n.ml = ml
+	if mc.BindPort == 0 {
+		// Port chosen by the OS: advertise the real one.
+		n.cfg.BindPort = int(ml.LocalNode().Port)
+	}
+
+	n.wg.Add(3)
+	go n.acceptLoop()
+	go n.pullLoop()
+	go n.antiEntropyLoop()
+	if len(cfg.Join) > 0 {
+		if _, err := ml.Join(cfg.Join); err != nil {
+			cfg.Logf("join %v: %v (will keep trying through anti-entropy and new peers)", cfg.Join, err)
+		}
+	}
+	return n, nil
+}
+
+// GossipAddr returns the address this node gossips on.
+func (n *Node) GossipAddr() string {
+	ln := n.ml.LocalNode()
+	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
+}
+
+// SyncAddr returns the address this node accepts sync streams on.
+func (n *Node) SyncAddr() string { return n.ln.Addr().String() }
+
+// Join adds peers by gossip address.
+func (n *Node) Join(addrs ...string) error {
+	_, err := n.ml.Join(addrs)
+	return err
+}
+
+func (n *Node) numMembers() int {
+	if n.ml == nil {
+		return 1
+	}
+	return n.ml.NumMembers()
+}
+
+// Close leaves the gossip and stops every goroutine.
+func (n *Node) Close() error {
+	select {
+	case <-n.stop:
+		return nil
+	default:
+	}
+	close(n.stop)
+	n.ml.Leave(time.Second)
+	err := n.ml.Shutdown()
+	n.ln.Close()
+	n.wg.Wait()
+	n.logOn.Store(false)
+	return err
+}
+
+// SetTransportKeys installs new memberlist keys (after a rotation): the
+// first becomes primary, older ones stay for the grace period the caller
+// decides, so honest peers that were offline can come back.
+func (n *Node) SetTransportKeys(keys [][]byte) error {
+	kr := n.keyring
+	for _, k := range keys {
+		if err := kr.AddKey(k); err != nil {
+			return err
+		}
+	}
+	if err := kr.UseKey(keys[0]); err != nil {
+		return err
+	}
+	keep := map[string]bool{}
+	for _, k := range keys {
+		keep[string(k)] = true
+	}
+	for _, k := range kr.GetKeys() {
+		if !keep[string(k)] {
+			kr.RemoveKey(k)
+		}
+	}
+	return nil
+}
+
+// Announce tells the peers about envelopes this device just wrote or got.
+func (n *Node) Announce(ids ...envelope.Hash) {
+	for _, id := range ids {
+		e, err := n.store.Get(id)
+		if err != nil {
+			continue
+		}
+		msg := make([]byte, 0, announceSize)
+		msg = append(msg, announceType)
+		msg = append(msg, e.Header.Author[:]...)
+		msg = binary.BigEndian.AppendUint64(msg, e.Header.Seq)
+		msg = append(msg, id[:]...)
+		self := n.dev.ID()
+		msg = append(msg, self[:]...)
+		msg = binary.BigEndian.AppendUint16(msg, uint16(n.cfg.SyncPort))
+		n.mu.Lock()
+		n.seen[id] = time.Now()
+		n.mu.Unlock()
+		n.queue.QueueBroadcast(broadcast(msg))
+	}
+}
+
+// Peers returns what this node knows of its peers, ordered by name.
+func (n *Node) Peers() []PeerState {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []PeerState
+	for _, p := range n.peers {
+		out = append(out, *p)
+	}
+	for _, p := range n.relay {
+		out = append(out, *p)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Name < out[j].Name || (out[i].Name == out[j].Name && out[i].SyncAddr < out[j].SyncAddr)
+	})
+	return out
+}
+
+// SyncWith runs one anti-entropy round with the peer at a sync address.
+func (n *Node) SyncWith(addr string) (SyncStats, error) {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return SyncStats{}, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	ch, err := n.dev.Dial(n.rand(), conn, n.store.Community(), n.checkPeer)
+	if err != nil {
+		return SyncStats{}, err
+	}
+	st, err := n.store.SyncInitiate(ch, ch.Peer())
+	n.afterSync(ch.Peer(), addr, st, err)
+	return st, err
+}
+
+func (n *Node) rand() io.Reader {
+	if n.cfg.Rand != nil {
+		return n.cfg.Rand
+	}
+	return cryptoRand{}
+}
+
+// checkPeer admits a stream peer: a member of the community, not revoked.
+func (n *Node) checkPeer(d crypto.DeviceID) error {
+	t := n.store.Trust()
+	if _, ok := t.Member(d); !ok {
+		return fmt.Errorf("device %s is not a member", d.Short())
+	}
+	if _, revoked := t.Revoked(d); revoked {
+		return fmt.Errorf("device %s is revoked", d.Short())
+	}
+	return nil
+}
+
+func (n *Node) afterSync(peer crypto.DeviceID, addr string, st SyncStats, err error) {
+	now := time.Now()
+	n.mu.Lock()
+	p := n.peers[peer.String()]
+	if p == nil {
+		p = n.relay[addr]
+	}
+	if p == nil {
+		p = &PeerState{Device: peer, Name: peer.String(), SyncAddr: addr, State: "relay-link"}
+		n.relay[addr] = p
+	}
+	p.LastSync, p.LastContact = now, now
+	if m, ok := n.store.Trust().Member(peer); ok {
+		p.Role = m.Role
+	}
+	if err != nil {
+		p.Err = err.Error()
+	} else {
+		p.Err, p.Sent, p.Received, p.InSync = "", st.Sent, st.Received, st.InSync
+	}
+	n.mu.Unlock()
+	if err != nil {
+		n.logf("sync with %s: %v", addr, err)
+		return
+	}
+	if (st.Admitted > 0 || st.Purged > 0) && n.cfg.OnChange != nil {
+		n.cfg.OnChange(Result{Admitted: make([]envelope.Hash, st.Admitted), Purged: st.Purged})
+	}
+}
+
+func (n *Node) acceptLoop() {
+	defer n.wg.Done()
+	for {
+		conn, err := n.ln.Accept()
+		if err != nil {
+			return
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			ch, err := n.dev.Accept(n.rand(), conn, n.store.Community(), n.checkPeer)
+			if err != nil {
+				n.logf("sync from %s refused: %v", conn.RemoteAddr(), err)
+				return
+			}
+			st, err := n.store.SyncRespond(ch, ch.Peer())
+			n.afterSync(ch.Peer(), conn.RemoteAddr().String(), st, err)
+		}()
+	}
+}
+
+// pullLoop syncs with peers that announced something this node lacks. It
+// coalesces: several announcements from one peer cost one sync.
+func (n *Node) pullLoop() {
+	defer n.wg.Done()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case addr := <-n.pulls:
+			pending := map[string]bool{addr: true}
+		drain:
+			for {
+				select {
+				case a := <-n.pulls:
+					pending[a] = true
+				default:
+					break drain
+				}
+			}
+			for a := range pending {
+				n.SyncWith(a)
+			}
+		}
+	}
+}
+
+func (n *Node) antiEntropyLoop() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.AntiEntropyInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
+			if addr := n.randomPeer(); addr != "" {
+				n.SyncWith(addr)
+			}
+		}
+	}
+}
+
+// randomPeer picks an alive gossip peer or a configured relay.
+func (n *Node) randomPeer() string {
+	var addrs []string
+	self := n.dev.ID().String()
+	for _, m := range n.ml.Members() {
+		if m.Name == self || m.State != memberlist.StateAlive {
+			continue
+		}
+		if _, port, ok := parseMeta(m.Meta); ok {
+			addrs = append(addrs, net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(port))))
+		}
+	}
+	addrs = append(addrs, n.cfg.Relays...)
+	if len(addrs) == 0 {
+		return ""
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return addrs[n.rng.IntN(len(addrs))]
+}
+
+// handleAnnounce is called for each announcement received. It must not block.
+func (n *Node) handleAnnounce(msg []byte, from net.IP) {
+	if len(msg) != announceSize {
+		return
+	}
+	var author crypto.DeviceID
+	copy(author[:], msg[1:33])
+	seq := binary.BigEndian.Uint64(msg[33:41])
+	var id envelope.Hash
+	copy(id[:], msg[41:73])
+	var holder crypto.DeviceID
+	copy(holder[:], msg[73:105])
+	port := binary.BigEndian.Uint16(msg[105:107])
+
+	n.mu.Lock()
+	now := time.Now()
+	if _, ok := n.seen[id]; ok {
+		n.mu.Unlock()
+		return
+	}
+	n.seen[id] = now
+	if len(n.seen) > 100_000 {
+		for k, t := range n.seen {
+			if now.Sub(t) > seenFor {
+				delete(n.seen, k)
+			}
+		}
+	}
+	addr := ""
+	if p := n.peers[holder.String()]; p != nil {
+		addr = p.SyncAddr
+	}
+	n.mu.Unlock()
+	if addr == "" && from != nil {
+		addr = net.JoinHostPort(from.String(), strconv.Itoa(int(port)))
+	}
+	// Re-broadcast once, on first receipt.
+	n.queue.QueueBroadcast(broadcast(bytes.Clone(msg)))
+	if n.store.Head(author).Seq >= seq || addr == "" {
+		return
+	}
+	select {
+	case n.pulls <- addr:
+	default: // full: anti-entropy will catch up
+	}
+}
+
+// delegate adapts Node to memberlist's delegates. Bad messages are dropped.
+type delegate struct{ n *Node }
+
+var (
+	_ memberlist.Delegate      = (*delegate)(nil)
+	_ memberlist.EventDelegate = (*delegate)(nil)
+)
+
+// NodeMeta: version u8 || device [32] || sync port u16 (35 bytes, far under
+// memberlist's 512-byte limit).
+func (d *delegate) NodeMeta(limit int) []byte {
+	id := d.n.dev.ID()
+	b := append([]byte{metaVersion}, id[:]...)
+	return binary.BigEndian.AppendUint16(b, uint16(d.n.cfg.SyncPort))
+}
+
+func parseMeta(b []byte) (crypto.DeviceID, uint16, bool) {
+	var id crypto.DeviceID
+	if len(b) != 35 || b[0] != metaVersion {
+		return id, 0, false
+	}
+	copy(id[:], b[1:33])
+	return id, binary.BigEndian.Uint16(b[33:]), true
+}
+
+func (d *delegate) NotifyMsg(b []byte) {
+	if len(b) == 0 || b[0] != announceType {
+		return
+	}
+	d.n.handleAnnounce(b, nil)
+}
+
+func (d *delegate) GetBroadcasts(overhead, limit int) [][]byte {
+	return d.n.queue.GetBroadcasts(overhead, limit)
+}
+
+func (d *delegate) LocalState(join bool) []byte            { return nil }
+func (d *delegate) MergeRemoteState(buf []byte, join bool) {}
+
+func (d *delegate) NotifyJoin(m *memberlist.Node)   { d.update(m, "alive") }
+func (d *delegate) NotifyUpdate(m *memberlist.Node) { d.update(m, "") }
+func (d *delegate) NotifyLeave(m *memberlist.Node) {
+	state := "dead"
+	if m.State == memberlist.StateLeft {
+		state = "left"
+	}
+	d.update(m, state)
+}
+
+func (d *delegate) update(m *memberlist.Node, state string) {
+	if m.Name == d.n.dev.ID().String() {
+		return
+	}
+	id, port, ok := parseMeta(m.Meta)
+	if !ok {
+		return
+	}
+	n := d.n
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	p := n.peers[m.Name]
+	if p == nil {
+		p = &PeerState{Device: id, Name: m.Name}
+		n.peers[m.Name] = p
+	}
+	p.Addr = net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
+	p.SyncAddr = net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(port)))
+	if state == "" {
+		state = stateName(m.State)
+	}
+	p.State = state
+	p.LastContact = time.Now()
+}
+
+// broadcast is a memberlist.Broadcast that never invalidates another.
+type broadcast []byte
+
+func (b broadcast) Invalidates(memberlist.Broadcast) bool { return false }
+func (b broadcast) Message() []byte                       { return b }
+func (b broadcast) Finished()                             {}
+
+type logfWriter func(string, ...any)
+
+func (w logfWriter) Write(p []byte) (int, error) {
+	w("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}
+
+// cryptoRand reads from crypto/rand.
+type cryptoRand struct{}
+
+func (cryptoRand) Read(p []byte) (int, error) { return cryptorand.Read(p) }
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
