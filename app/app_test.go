@@ -468,6 +468,32 @@ func TestRevokedDeviceCannotWrite(t *testing.T) {
 		t.Errorf("revoked device posts once it learned of its revocation: %v, want ErrNotAllowed", err)
 	}
 	_ = p
+	// Keys rotated: what is written now does not open on the revoked
+	// device, even once it holds every envelope.
+	oldTransport := c.power.TransportKeys()
+	after, err := c.centre.Post(PostDraft{Type: TypeAlert, Tag: TagInfo, TLP: TLPGreen, Title: "after rotation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.sync(t)
+	if _, err := c.power.Show(after.ID); err == nil {
+		t.Errorf("the revoked device reads a post written after its revocation")
+	}
+	for _, a := range []*App{c.venue, c.rail} {
+		if _, err := a.Show(after.ID); err != nil {
+			t.Errorf("%s cannot read a post written after the rotation: %v", a.dev.Name, err)
+		}
+		if got := a.TransportKeys(); len(got) != len(oldTransport)+1 || bytes.Equal(got[0], oldTransport[0]) {
+			t.Errorf("%s transport keys: %d, want a new primary key and the old one kept", a.dev.Name, len(got))
+		}
+	}
+	if got := c.power.TransportKeys(); len(got) != len(oldTransport) {
+		t.Errorf("the revoked device learned the new transport key")
+	}
+	c.clock.Advance(TransportGrace + time.Hour)
+	if got := c.venue.TransportKeys(); len(got) != 1 {
+		t.Errorf("after the grace period: %d transport keys, want only the new one", len(got))
+	}
 	for _, m := range c.venue.Members() {
 		if m.Name == "Power Analyst" && (!m.Devices[0].Revoked || m.Devices[0].RevokeReason != "laptop stolen") {
 			t.Errorf("member list = %+v", m)

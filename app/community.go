@@ -173,8 +173,11 @@ func (a *App) AddOrg(name string, kind OrgKind, sector string) (Org, error) {
 
 // Revoke revokes a device (by device ID prefix, or a person with one device):
 // every peer refuses what it writes after the last envelope this device
-// holds of it. Coordinators only; the reason travels sealed. Key rotation
-// and the transport key come with replication.
+// holds of it. Coordinators only; the reason travels sealed. Every key the
+// revoked device held rotates to a new epoch granted only to the remaining
+// devices: the community key, the transport key, its organisation's key (all
+// organisation keys for a coordinator). What the device already had, it
+// keeps: say so to users.
 func (a *App) Revoke(device, reason string) (Device, error) {
 	if strings.TrimSpace(reason) == "" {
 		return Device{}, fmt.Errorf("%w: give a --reason: it is shown to every member", ErrInvalid)
@@ -197,6 +200,10 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 		}
 	}
 	aud, aerr := a.communityAudience()
+	var rotations []*crypto.KeyGrant
+	if err == nil {
+		rotations, err = a.rotationsWithout(d)
+	}
 	a.mu.RUnlock()
 	if err != nil {
 		return Device{}, err
@@ -205,12 +212,90 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 		return Device{}, aerr
 	}
 	last := a.store.Head(d).Seq
-	if _, err := a.write(
-		a.cert(&crypto.Certificate{Revocation: &crypto.Revocation{Device: d, LastValidSeq: last}}),
-		a.sealed(aud, &Record{Revocation: &RevocationNote{Device: d, Reason: reason}}),
-	); err != nil {
+	builders := []builder{a.cert(&crypto.Certificate{Revocation: &crypto.Revocation{Device: d, LastValidSeq: last}})}
+	for _, g := range rotations {
+		builders = append(builders, a.cert(&crypto.Certificate{KeyGrant: g}))
+	}
+	// The reason is sealed to the new community key: the revoked device
+	// does not learn it from this envelope.
+	if len(rotations) > 0 {
+		for _, g := range rotations {
+			if g.Scope == crypto.ScopeCommunity {
+				if k, ok, _ := a.dev.OpenGrant(g); ok {
+					aud = crypto.Audience{Groups: []crypto.GroupKey{k}}
+				}
+			}
+		}
+	}
+	builders = append(builders, a.sealed(aud, &Record{Revocation: &RevocationNote{Device: d, Reason: reason}}))
+	if _, err := a.write(builders...); err != nil {
 		return Device{}, err
 	}
 	m, _ := a.store.Trust().Member(d)
 	return Device{ID: d.String(), Role: m.Role, Revoked: true, LastValidSeq: last, RevokeReason: reason}, nil
+}
+
+// maxGrantsPerCert keeps a key grant certificate under the size bound: a
+// hybrid-sealed key is about 1.7 KB.
+const maxGrantsPerCert = 400
+
+// rotationsWithout returns new epochs of every key scope that device d
+// holds, granted to every other active device entitled to it. The caller
+// holds a.mu.
+func (a *App) rotationsWithout(d crypto.DeviceID) ([]*crypto.KeyGrant, error) {
+	t := a.view.trust
+	revoked, ok := t.Member(d)
+	if !ok {
+		return nil, fmt.Errorf("%w: device %s is not a member", ErrNotFound, d.Short())
+	}
+	var active []crypto.Membership
+	for _, m := range t.Members() {
+		if _, r := t.Revoked(m.Device); !r && m.Device != d {
+			active = append(active, m)
+		}
+	}
+	type scope struct {
+		s   crypto.Scope
+		org crypto.ID16
+	}
+	scopes := []scope{{crypto.ScopeTransport, crypto.ID16{}}}
+	if revoked.Role != crypto.RoleRelay {
+		scopes = append(scopes, scope{crypto.ScopeCommunity, crypto.ID16{}})
+		switch revoked.Role {
+		case crypto.RoleCoordinator:
+			for id := range a.view.orgs {
+				scopes = append(scopes, scope{crypto.ScopeOrg, id})
+			}
+		default:
+			scopes = append(scopes, scope{crypto.ScopeOrg, revoked.Org})
+		}
+	}
+	var out []*crypto.KeyGrant
+	for _, sc := range scopes {
+		var to []crypto.PublicDevice
+		for _, m := range active {
+			switch {
+			case sc.s == crypto.ScopeTransport:
+			case m.Role == crypto.RoleRelay:
+				continue
+			case sc.s == crypto.ScopeOrg && m.Org != sc.org && m.Role != crypto.RoleCoordinator:
+				continue
+			}
+			to = append(to, m.Public())
+		}
+		key, err := crypto.NewGroupKey(a.cfg.Rand)
+		if err != nil {
+			return nil, err
+		}
+		for len(to) > 0 {
+			n := min(len(to), maxGrantsPerCert)
+			g, err := crypto.NewKeyGrant(a.cfg.Rand, sc.s, sc.org, key, to[:n])
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, g)
+			to = to[n:]
+		}
+	}
+	return out, nil
 }

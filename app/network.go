@@ -110,8 +110,14 @@ func (n *Network) SyncNow(addr string) error {
 	return err
 }
 
+// TransportGrace is how long a superseded transport key stays in the
+// gossip keyring after a rotation, so that honest peers that were offline
+// during the rotation can still gossip and be handed the new key.
+const TransportGrace = 72 * time.Hour
+
 // TransportKeys returns the community's gossip transport keys this device
-// holds, newest first.
+// holds, newest first: the current one, and those superseded less than
+// TransportGrace ago.
 func (a *App) TransportKeys() [][]byte {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -134,9 +140,14 @@ func (a *App) TransportKeys() [][]byte {
 		}
 		return bytes.Compare(all[i].id[:], all[j].id[:]) > 0
 	})
-	out := make([][]byte, len(all))
+	var out [][]byte
+	now := a.cfg.Now()
 	for i, k := range all {
-		out[i] = k.key
+		// Key i was superseded when key i-1 was granted.
+		if i > 0 && now.Sub(wallTime(all[i-1].clock)) > TransportGrace {
+			break
+		}
+		out = append(out, k.key)
 	}
 	return out
 }

@@ -452,7 +452,8 @@ func (a *App) Show(q string) (PostDetail, error) {
 		return PostDetail{}, err
 	}
 	s := a.view
-	d := PostDetail{PostSummary: a.summary(id, p, a.localState()), Body: p.rec.Body}
+	// Empty lists, not null, in --json.
+	d := PostDetail{PostSummary: a.summary(id, p, a.localState()), Body: p.rec.Body, Files: []Attachment{}, CommentList: []Comment{}}
 	d.Scope.Community = len(p.rec.ToOrgs) == 0 && len(p.rec.ToPersons) == 0
 	for _, o := range p.rec.ToOrgs {
 		d.Scope.Orgs = append(d.Scope.Orgs, s.orgName(o))
@@ -687,6 +688,9 @@ func (a *App) AttachmentData(q, name string) ([]byte, error) {
 		if p.rec.Attachments[i].Name == name {
 			ref = &p.rec.Attachments[i]
 		}
+	}
+	if ref == nil && len(names) == 0 {
+		return nil, fmt.Errorf("%w: no attachment %q: this post has no attachments", ErrNotFound, name)
 	}
 	if ref == nil {
 		return nil, fmt.Errorf("%w: no attachment %q on this post (it has: %s)", ErrNotFound, name, strings.Join(names, ", "))

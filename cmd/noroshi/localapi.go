@@ -126,6 +126,7 @@ type localServer struct {
 	a          *app.App
 	ln         net.Listener
 	workFactor int
+	net        *app.Network
 	mu         sync.Mutex // one command at a time: commands are short
 	wg         sync.WaitGroup
 }
@@ -141,7 +142,7 @@ func socketAnswers(home string) bool {
 }
 
 // listenLocal opens the control socket in the app's home, replacing a stale one.
-func listenLocal(a *app.App, workFactor int) (*localServer, error) {
+func listenLocal(a *app.App, workFactor int, nw *app.Network) (*localServer, error) {
 	sock := filepath.Join(a.Home(), app.SocketName)
 	if socketAnswers(a.Home()) {
 		return nil, fmt.Errorf("another noroshi process already serves %s", a.Home())
@@ -157,7 +158,7 @@ func listenLocal(a *app.App, workFactor int) (*localServer, error) {
 		ln.Close()
 		return nil, err
 	}
-	s := &localServer{a: a, ln: ln, workFactor: workFactor}
+	s := &localServer{a: a, ln: ln, workFactor: workFactor, net: nw}
 	s.wg.Add(1)
 	go s.serve()
 	return s, nil
@@ -190,7 +191,7 @@ func (s *localServer) handle(conn net.Conn) {
 	}
 	var stdout, stderr bytes.Buffer
 	e := &env{stdin: bytes.NewReader(req.Stdin), stdout: &stdout, stderr: &stderr,
-		getenv: func(string) string { return "" }, cwd: req.Cwd, workFactor: s.workFactor, held: s.a}
+		getenv: func(string) string { return "" }, cwd: req.Cwd, workFactor: s.workFactor, held: s.a, net: s.net}
 	if !filepath.IsAbs(e.cwd) {
 		e.cwd = "/"
 	}

@@ -53,6 +53,9 @@ func TestScripts(t *testing.T) {
 			e.Setenv("XDG_DATA_HOME", filepath.Join(home, ".local", "share"))
 			e.Setenv("NOROSHI_HOME", "")
 			e.Setenv("NOROSHI_PASSPHRASE", scriptPassphrase)
+			// Under -race every command would sleep a second on exit
+			// (the race runtime's default atexit_sleep_ms).
+			e.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
@@ -150,9 +153,10 @@ func cmdJSONEq(ts *testscript.TestScript, neg bool, args []string) {
 
 // jsonPath finds PATH in doc. PATH is a chain of steps, each after a dot:
 // a key of an object (.title), an index of an array (.0), "length" for the
-// number of elements of an array or object (.devices.length), or [key=value] for the first element
-// of an array whose key holds that string (.[name=Venue Lead].role). "." alone
-// is the whole document.
+// number of elements of an array or object (.devices.length), or
+// [key=value] for the first element of an array whose key holds that
+// string (.[name=Venue Lead].role). "." alone is the whole document.
+// (testscript reads # as the start of a comment, hence "length".)
 func jsonPath(doc, path string) (string, error) {
 	var v any
 	if err := json.Unmarshal([]byte(doc), &v); err != nil {

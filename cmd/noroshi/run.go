@@ -30,6 +30,8 @@ type env struct {
 	// held is the unlocked app of the process that owns the home, when
 	// commands run inside it (noroshi serve); nil in a plain CLI process.
 	held *app.App
+	// net is the held app's network, when it runs one.
+	net *app.Network
 }
 
 func newProcessEnv(workFactor int) *env {
@@ -119,7 +121,7 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.inviteCmd(), c.joinCmd(),
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
-		c.serveCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
+		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
 	return root
 }
 

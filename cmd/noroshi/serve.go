@@ -17,15 +17,20 @@ import (
 )
 
 func (c *cli) serveCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "serve",
-		Short: "Hold this home headless: the CLI talks to this process over the control socket",
+	var nf netFlags
+	cmd := &cobra.Command{
+		Use:   "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR ...] [--relay ADDR ...] [--profile lan|wan]",
+		Short: "Run this device headless as a peer or relay; the CLI talks to it over the control socket",
 		Long: `serve unlocks the home once and keeps it open. While it runs, every other
 noroshi command on this home is carried out by this process over the control
 socket in the home (owner-only), with no passphrase prompt and no wait on the
 store's file lock. Stop it with Ctrl-C or SIGTERM.
 
-Replication between peers (gossip, relays) is not in this version yet.`,
+It replicates with peers: gossip (memberlist, encrypted with the community
+transport key) with the peers given by --join and those learned from them,
+anti-entropy with a random peer every few seconds, and sync streams to the
+relays given by --relay. A device whose role is relay keeps every payload it
+cannot read, and forwards it. --offline holds the home with no network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.env.held != nil {
@@ -41,7 +46,19 @@ Replication between peers (gossip, relays) is not in this version yet.`,
 				return err
 			}
 			defer done()
-			ls, err := listenLocal(a, c.env.workFactor)
+			var nw *app.Network
+			if !nf.offline {
+				nc, err := nf.config()
+				if err != nil {
+					return err
+				}
+				if nw, err = a.StartNetwork(nc); err != nil {
+					return err
+				}
+				defer nw.Close()
+				fmt.Fprintf(c.env.stderr, "noroshi: gossip on %s, sync on %s\n", nw.GossipAddr(), nw.SyncAddr())
+			}
+			ls, err := listenLocal(a, c.env.workFactor, nw)
 			if err != nil {
 				return err
 			}
@@ -67,6 +84,8 @@ Replication between peers (gossip, relays) is not in this version yet.`,
 			}
 		},
 	}
+	nf.register(cmd.Flags())
+	return cmd
 }
 
 func (c *cli) demoCmd() *cobra.Command {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"noroshi/app"
+	"noroshi/replica"
+)
+
+// netFlags are serve's network flags.
+type netFlags struct {
+	bind      string
+	advertise string
+	join      []string
+	relays    []string
+	profile   string
+	offline   bool
+	interval  time.Duration
+}
+
+func (f *netFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.bind, "bind", "0.0.0.0:7946", "gossip address (UDP and TCP); sync streams use the next port")
+	fs.StringVar(&f.advertise, "advertise", "", "address peers reach this device at, if not the bound one (relay behind NAT)")
+	fs.StringSliceVar(&f.join, "join", nil, "gossip address of a peer to join (repeatable)")
+	fs.StringSliceVar(&f.relays, "relay", nil, "sync address (gossip port + 1) of a relay to sync with through streams this device opens (repeatable)")
+	fs.StringVar(&f.profile, "profile", "lan", "lan (a venue network) or wan (relays across the internet)")
+	fs.BoolVar(&f.offline, "offline", false, "hold the home for the CLI only, with no network")
+	fs.DurationVar(&f.interval, "anti-entropy", 5*time.Second, "time between two anti-entropy rounds")
+}
+
+func (f *netFlags) config() (app.NetworkConfig, error) {
+	host, port, err := net.SplitHostPort(f.bind)
+	if err != nil {
+		return app.NetworkConfig{}, fmt.Errorf("%w: --bind %q: want host:port", app.ErrInvalid, f.bind)
+	}
+	p, err := strconv.Atoi(port)
+	if err != nil || p < 0 || p > 65534 {
+		return app.NetworkConfig{}, fmt.Errorf("%w: --bind %q: bad port", app.ErrInvalid, f.bind)
+	}
+	prof := replica.Profile(f.profile)
+	if prof != replica.ProfileLAN && prof != replica.ProfileWAN {
+		return app.NetworkConfig{}, fmt.Errorf("%w: --profile %q: use lan or wan", app.ErrInvalid, f.profile)
+	}
+	return app.NetworkConfig{BindAddr: host, BindPort: p, Advertise: f.advertise, Join: f.join, Relays: f.relays,
+		Profile: prof, AntiEntropy: f.interval}, nil
+}
+
+func (c *cli) peersCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "peers",
+		Short: "List peers, their state and what each side lacked at the last sync; and the connectivity",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var peers []app.Peer
+			conn := app.Connectivity{State: "alone"}
+			if c.env.net != nil {
+				peers, conn = c.env.net.Peers()
+			}
+			if peers == nil {
+				peers = []app.Peer{}
+			}
+			out := struct {
+				Connectivity app.Connectivity `json:"connectivity"`
+				Serving      bool             `json:"serving"`
+				Peers        []app.Peer       `json:"peers"`
+			}{conn, c.env.net != nil, peers}
+			return c.emit(out, func(w io.Writer) {
+				switch {
+				case c.env.net == nil:
+					fmt.Fprintln(w, "alone: no `noroshi serve` runs on this home, so nothing syncs / 同期していません")
+					return
+				case conn.State == "connected":
+					fmt.Fprintf(w, "connected to a coordinator or relay (%d peers) / 接続中\n", conn.Peers)
+				case conn.State == "mesh":
+					fmt.Fprintf(w, "local mesh only (%d peers) / ローカルのみ\n", conn.Peers)
+				default:
+					fmt.Fprintln(w, "alone / 単独")
+				}
+				for _, p := range peers {
+					last := "never"
+					if !p.LastSync.IsZero() {
+						last = when(p.LastSync)
+					}
+					fmt.Fprintf(w, "%s  %-22s %-26s %-11s %-8s %-21s last sync %s  they lacked %d, we lacked %d", short(p.Device), p.Name, p.OrgName, p.Role, p.State, p.SyncAddr, last, p.PeerLacked, p.WeLacked)
+					if p.Error != "" {
+						fmt.Fprintf(w, "  error: %s", p.Error)
+					}
+					fmt.Fprintln(w)
+				}
+			})
+		},
+	}
+}
