@@ -171,9 +171,11 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	switch {
 	case cfg.Test:
 		mc = memberlist.DefaultLocalConfig()
-		mc.ProbeInterval = 200 * time.Millisecond
-		mc.ProbeTimeout = 100 * time.Millisecond
-		mc.SuspicionMult = 2
+		// Short, but not so short that a loaded test machine declares
+		// its peers dead.
+		mc.ProbeInterval = 500 * time.Millisecond
+		mc.ProbeTimeout = 400 * time.Millisecond
+		mc.SuspicionMult = 4
 		mc.PushPullInterval = 2 * time.Second
 	case cfg.Profile == ProfileWAN:
 		mc = memberlist.DefaultWANConfig()
@@ -470,7 +472,9 @@ func (n *Node) antiEntropyLoop() {
 	}
 }
 
-// randomPeer picks an alive gossip peer or a configured relay.
+// randomPeer picks an alive gossip peer or a configured relay; when none is
+// alive, any peer ever seen, so that a node whose peers were all declared
+// dead (a partition, a loaded machine) still tries to heal.
 func (n *Node) randomPeer() string {
 	var addrs []string
 	self := n.dev.ID().String()
@@ -483,11 +487,19 @@ func (n *Node) randomPeer() string {
 		}
 	}
 	addrs = append(addrs, n.cfg.Relays...)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(addrs) == 0 {
+		for _, p := range n.peers {
+			if p.SyncAddr != "" {
+				addrs = append(addrs, p.SyncAddr)
+			}
+		}
+		sort.Strings(addrs)
+	}
 	if len(addrs) == 0 {
 		return ""
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
 	return addrs[n.rng.IntN(len(addrs))]
 }
 
