@@ -75,6 +75,7 @@ func OpenDevice(cfg Config, dev *crypto.Device) (*App, error) {
 		return nil, err
 	}
 	a.observeOwnClock()
+	a.relayMode()
 	return a, nil
 }
 
@@ -117,8 +118,18 @@ func (a *App) rebuild() error {
 	return a.foldLocked()
 }
 
+// relayMode makes a relay's store keep every payload: a relay stores and
+// forwards what it cannot read, RED included, so that it reaches recipients
+// who were offline.
+func (a *App) relayMode() {
+	if m, ok := a.store.Trust().Member(a.dev.ID()); ok && m.Role == crypto.RoleRelay {
+		a.store.SetKeepAllPayloads(true)
+	}
+}
+
 // refresh folds what arrived since the last fold; after a purge, everything.
 func (a *App) refresh(res replica.Result) error {
+	defer a.relayMode()
 	if res.Purged > 0 {
 		return a.rebuild()
 	}

@@ -3,6 +3,9 @@ package app
 import (
 	"testing"
 	"time"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
 )
 
 // startNet starts a's network on loopback with short timers.
@@ -68,5 +71,41 @@ func TestGossipOnLoopback(t *testing.T) {
 	peers, conn := nets[0].Peers()
 	if conn.State != "connected" || len(peers) < 3 {
 		t.Errorf("venue's peers = %d, connectivity %+v; want 3 peers, connected (a coordinator is among them)", len(peers), conn)
+	}
+}
+
+// TestRelayCarriesRED: a relay stores and forwards a RED payload it cannot
+// read, so the recipient gets it although the author went offline first.
+func TestRelayCarriesRED(t *testing.T) {
+	c := newCommunity(t)
+	relay := c.join(t, "Venue Relay", "Venue North", crypto.RoleRelay)
+	c.all = append(c.all, relay)
+	c.sync(t)
+	relayNet := startNet(t, relay)
+	centreNet := startNet(t, c.centre, relayNet.GossipAddr())
+	red, err := c.centre.Post(PostDraft{Type: TypeAlert, Tag: TagImportant, TLP: TLPRed, Title: "red via relay", ToMembers: []string{"Power Analyst"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id envelope.Hash
+	id.UnmarshalText([]byte(red.ID))
+	waitFor(t, relay, "relay holds the RED payload", func() bool {
+		e, err := relay.store.Get(id)
+		return err == nil && e.Payload != nil
+	})
+	if _, err := relay.Show(red.ID); err == nil {
+		t.Fatal("the relay reads the RED post")
+	}
+	if got := relay.Feed(FeedFilter{}); len(got) != 0 {
+		t.Errorf("the relay shows %d posts, want none: it holds no key", len(got))
+	}
+	centreNet.Close()
+	startNet(t, c.power, relayNet.GossipAddr())
+	waitFor(t, c.power, "recipient reads RED from the relay", func() bool { _, err := c.power.Show(red.ID); return err == nil })
+	// Another member syncing with the relay gets the header only.
+	startNet(t, c.rail, relayNet.GossipAddr())
+	waitFor(t, c.rail, "rail member in sync", func() bool { return c.rail.store.Digest() == relay.store.Digest() })
+	if e, err := c.rail.store.Get(id); err != nil || e.Payload != nil {
+		t.Errorf("a non-recipient got the RED payload from the relay (err %v)", err)
 	}
 }

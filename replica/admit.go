@@ -475,7 +475,7 @@ func (a *admitter) keepPayload(h *envelope.Header, id envelope.Hash) bool {
 	if a.tx.Bucket(bRetracted).Get(id[:]) != nil {
 		return false
 	}
-	if a.s.cfg.KeepAllPayloads {
+	if a.s.keepAll.Load() {
 		return true
 	}
 	return MayHoldPayload(h, a.trust.Community(), a.s.cfg.Self)

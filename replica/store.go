@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -82,6 +83,10 @@ type Store struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 
+	// keepAll is Config.KeepAllPayloads, changeable while open (a device
+	// learns it is a relay when it joins).
+	keepAll atomic.Bool
+
 	mu      sync.RWMutex // guards trust and pending
 	trust   *crypto.Trust
 	pending map[envelope.Hash]*pendingEnvelope
@@ -141,6 +146,7 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	s.keepAll.Store(cfg.KeepAllPayloads)
 	s.wg.Add(1)
 	go s.writer()
 	return s, nil
@@ -159,6 +165,10 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	return s.db.Close()
 }
+
+// SetKeepAllPayloads makes the store keep every payload from now on, also
+// those addressed to other devices (a relay), or stop doing so.
+func (s *Store) SetKeepAllPayloads(keep bool) { s.keepAll.Store(keep) }
 
 // Path returns the bbolt file's path.
 func (s *Store) Path() string { return s.cfg.Path }
