@@ -33,6 +33,9 @@ type App struct {
 	locked  map[envelope.Hash]*envelope.Envelope // sealed envelopes this device had no key for yet
 	// announce, when the network runs, tells peers about new envelopes.
 	announce func(...envelope.Hash)
+	// holders, when the network runs, says which peers hold this
+	// device's envelope of a given sequence.
+	holders func(seq uint64) []crypto.DeviceID
 
 	chmu    sync.Mutex
 	changed chan struct{} // closed at the next change; see Changed

@@ -71,6 +71,7 @@ func (a *App) StartNetwork(nc NetworkConfig) (*Network, error) {
 	n.node = node
 	a.mu.Lock()
 	a.announce = node.Announce
+	a.holders = node.Holders
 	a.mu.Unlock()
 	return n, nil
 }
@@ -87,7 +88,7 @@ func (n *Network) updateKeys() error {
 // Close stops replicating.
 func (n *Network) Close() error {
 	n.a.mu.Lock()
-	n.a.announce = nil
+	n.a.announce, n.a.holders = nil, nil
 	n.a.mu.Unlock()
 	return n.node.Close()
 }

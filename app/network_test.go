@@ -68,6 +68,13 @@ func TestGossipOnLoopback(t *testing.T) {
 			t.Errorf("%s shows the RED post", a.dev.Name)
 		}
 	}
+	waitFor(t, c.venue, "delivery shows the peers", func() bool {
+		d, err := c.venue.Show(p.ID)
+		return err == nil && d.Delivery != nil && d.Delivery.Peers >= 1 && !d.Delivery.OnlyHere
+	})
+	if d, _ := c.power.Show(p.ID); d.Delivery != nil {
+		t.Errorf("a reader sees the author's delivery state")
+	}
 	peers, conn := nets[0].Peers()
 	if conn.State != "connected" || len(peers) < 3 {
 		t.Errorf("venue's peers = %d, connectivity %+v; want 3 peers, connected (a coordinator is among them)", len(peers), conn)
@@ -92,6 +99,10 @@ func TestRelayCarriesRED(t *testing.T) {
 	waitFor(t, relay, "relay holds the RED payload", func() bool {
 		e, err := relay.store.Get(id)
 		return err == nil && e.Payload != nil
+	})
+	waitFor(t, c.centre, "author sees the relay", func() bool {
+		d, err := c.centre.Show(red.ID)
+		return err == nil && d.Delivery.ReachedRelay
 	})
 	if _, err := relay.Show(red.ID); err == nil {
 		t.Fatal("the relay reads the RED post")

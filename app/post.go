@@ -75,6 +75,18 @@ type PostDetail struct {
 	ReadByVisible bool         `json:"read_by_visible"`
 	ReadOrgs      int          `json:"read_orgs"`
 	AudienceOrgs  int          `json:"audience_orgs"`
+	// Delivery is shown to the author only.
+	Delivery *Delivery `json:"delivery,omitempty"`
+}
+
+// Delivery is how far the author's post has gone: only on this device,
+// reached a relay, on N peers, read by N of M organisations.
+type Delivery struct {
+	OnlyHere     bool `json:"only_here"`
+	ReachedRelay bool `json:"reached_relay"`
+	Peers        int  `json:"peers"`
+	ReadOrgs     int  `json:"read_orgs"`
+	AudienceOrgs int  `json:"audience_orgs"`
 }
 
 // Scope says who a post was shared with.
@@ -505,7 +517,36 @@ func (a *App) Show(q string) (PostDetail, error) {
 	if d.Scope.Community || len(p.rec.ToPersons) > 0 {
 		d.AudienceOrgs = len(s.orgList())
 	}
+	if p.author == a.dev.ID() {
+		d.Delivery = a.delivery(p, d.ReadOrgs, d.AudienceOrgs)
+	}
 	return d, nil
+}
+
+// delivery works out how far this device's post has gone. The caller holds
+// a.mu. Peers that read it hold it, whether or not this device has synced
+// with them since.
+func (a *App) delivery(p postState, readOrgs, audienceOrgs int) *Delivery {
+	d := &Delivery{ReadOrgs: readOrgs, AudienceOrgs: audienceOrgs}
+	holders := map[crypto.DeviceID]bool{}
+	if a.holders != nil {
+		for _, h := range a.holders(p.seq) {
+			holders[h] = true
+		}
+	}
+	for dev := range a.view.reads[p.id] {
+		if dev != a.dev.ID() {
+			holders[dev] = true
+		}
+	}
+	for h := range holders {
+		if m, ok := a.view.trust.Member(h); ok && m.Role == crypto.RoleRelay {
+			d.ReachedRelay = true
+		}
+	}
+	d.Peers = len(holders)
+	d.OnlyHere = d.Peers == 0
+	return d
 }
 
 // MarkRead records that this person read a post. Receipts are batched: they

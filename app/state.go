@@ -11,6 +11,7 @@ import (
 type meta struct {
 	id       envelope.Hash
 	author   crypto.DeviceID
+	seq      uint64
 	clock    uint64
 	exercise string
 }
@@ -25,7 +26,7 @@ func (m meta) newer(o meta) bool {
 }
 
 func metaOf(h *envelope.Header, exercise string) meta {
-	return meta{id: h.ID(), author: crypto.DeviceID(h.Author), clock: h.Clock, exercise: exercise}
+	return meta{id: h.ID(), author: crypto.DeviceID(h.Author), seq: h.Seq, clock: h.Clock, exercise: exercise}
 }
 
 type orgState struct {

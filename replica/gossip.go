@@ -111,10 +111,13 @@ type Node struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	mu    sync.Mutex
-	seen  map[envelope.Hash]time.Time // announcements already heard
-	peers map[string]*PeerState       // by node name
-	relay map[string]*PeerState       // by relay sync address
+	mu   sync.Mutex
+	seen map[envelope.Hash]time.Time // announcements already heard
+	// held is, per peer, how far along this device's own chain the peer
+	// is known to hold: after a sync, everything this device had.
+	held  map[crypto.DeviceID]uint64
+	peers map[string]*PeerState // by node name
+	relay map[string]*PeerState // by relay sync address
 	rng   *rand.Rand
 
 	// logOn is cleared on Close: memberlist's goroutines may still log
@@ -157,7 +160,7 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		return nil, errors.New("no transport key: this device was given none (is it a member?)")
 	}
 	n := &Node{cfg: cfg, store: store, dev: cfg.Device, pulls: make(chan string, 256), stop: make(chan struct{}),
-		seen: map[envelope.Hash]time.Time{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
+		seen: map[envelope.Hash]time.Time{}, held: map[crypto.DeviceID]uint64{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.SyncPort)))
@@ -341,6 +344,21 @@ func (n *Node) Peers() []PeerState {
 	return out
 }
 
+// Holders returns the peers known to hold this device's envelope of
+// sequence seq (they synced with this device after it was written).
+func (n *Node) Holders(seq uint64) []crypto.DeviceID {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []crypto.DeviceID
+	for d, s := range n.held {
+		if s >= seq {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return bytes.Compare(out[i][:], out[j][:]) < 0 })
+	return out
+}
+
 // SyncWith runs one anti-entropy round with the peer at a sync address.
 func (n *Node) SyncWith(addr string) (SyncStats, error) {
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
@@ -353,8 +371,9 @@ func (n *Node) SyncWith(addr string) (SyncStats, error) {
 	if err != nil {
 		return SyncStats{}, err
 	}
+	mine := n.store.Head(n.dev.ID()).Seq
 	st, err := n.store.SyncInitiate(ch, ch.Peer())
-	n.afterSync(ch.Peer(), addr, st, err)
+	n.afterSync(ch.Peer(), addr, mine, st, err)
 	return st, err
 }
 
@@ -377,9 +396,13 @@ func (n *Node) checkPeer(d crypto.DeviceID) error {
 	return nil
 }
 
-func (n *Node) afterSync(peer crypto.DeviceID, addr string, st SyncStats, err error) {
+func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st SyncStats, err error) {
 	now := time.Now()
 	n.mu.Lock()
+	heldMore := err == nil && mine > n.held[peer]
+	if heldMore {
+		n.held[peer] = mine
+	}
 	p := n.peers[peer.String()]
 	if p == nil {
 		p = n.relay[addr]
@@ -402,7 +425,9 @@ func (n *Node) afterSync(peer crypto.DeviceID, addr string, st SyncStats, err er
 		n.logf("sync with %s: %v", addr, err)
 		return
 	}
-	if (st.Admitted > 0 || st.Purged > 0) && n.cfg.OnChange != nil {
+	// OnChange also when a peer newly holds this device's envelopes: the
+	// author's delivery state changed.
+	if (st.Admitted > 0 || st.Purged > 0 || heldMore) && n.cfg.OnChange != nil {
 		n.cfg.OnChange(Result{Admitted: make([]envelope.Hash, st.Admitted), Purged: st.Purged})
 	}
 }
@@ -424,8 +449,9 @@ func (n *Node) acceptLoop() {
 				n.logf("sync from %s refused: %v", conn.RemoteAddr(), err)
 				return
 			}
+			mine := n.store.Head(n.dev.ID()).Seq
 			st, err := n.store.SyncRespond(ch, ch.Peer())
-			n.afterSync(ch.Peer(), conn.RemoteAddr().String(), st, err)
+			n.afterSync(ch.Peer(), conn.RemoteAddr().String(), mine, st, err)
 		}()
 	}
 }

@@ -469,6 +469,16 @@ func (c *cli) showCmd() *cobra.Command {
 					if len(d.Files) > 0 {
 						fmt.Fprintln(w)
 					}
+					if dl := d.Delivery; dl != nil {
+						switch {
+						case dl.OnlyHere:
+							fmt.Fprintln(w, "\ndelivery: only on this device so far / この端末のみ")
+						case dl.ReachedRelay:
+							fmt.Fprintf(w, "\ndelivery: reached a relay; on %d peers / 中継に到達\n", dl.Peers)
+						default:
+							fmt.Fprintf(w, "\ndelivery: on %d peers / %d 台に配信\n", dl.Peers, dl.Peers)
+						}
+					}
 					fmt.Fprintf(w, "\nread by %d people in %d of %d organisations\n", d.Reads, d.ReadOrgs, d.AudienceOrgs)
 					for _, r := range d.ReadBy {
 						fmt.Fprintf(w, "  %s (%s) %s\n", r.Name, r.OrgName, when(r.Time))

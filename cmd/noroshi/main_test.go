@@ -14,9 +14,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"noroshi/app"
 	"noroshi/crypto/cryptotest"
-	"noroshi/crypto/envelope"
 )
 
 // The CLI is tested end to end by the scripts in testdata/*.txt: each one
@@ -60,7 +58,6 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"capture":  cmdCapture,
-			"carry":    cmdCarry,
 			"jsonget":  cmdJSONGet,
 			"jsoneq":   cmdJSONEq,
 			"lines":    cmdLines,
@@ -81,42 +78,6 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("capture %s: the last command printed nothing", args[0])
 	}
 	ts.Setenv(args[0], v)
-}
-
-// carry FROM TO: copies every envelope home FROM holds into home TO, the
-// way replication (not in this version yet) or a bundle carried across an
-// air gap will. It stands in for the network only: TO's store admits or
-// refuses each envelope by its own rules, and TO drops payloads not sealed
-// to it. Both homes open with $NOROSHI_PASSPHRASE.
-func cmdCarry(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 2 {
-		ts.Fatalf("usage: carry FROM TO")
-	}
-	open := func(home string) *app.App {
-		cfg := app.DefaultConfig(ts.MkAbs(home))
-		cfg.WorkFactor = cryptotest.WorkFactor
-		a, err := app.Open(cfg, ts.Getenv("NOROSHI_PASSPHRASE"))
-		if err != nil {
-			ts.Fatalf("carry: open %s: %v", home, err)
-		}
-		return a
-	}
-	from := open(args[0])
-	defer from.Close()
-	to := open(args[1])
-	defer to.Close()
-	var envs []*envelope.Envelope
-	ts.Check(from.Store().Since(0, func(_ uint64, e *envelope.Envelope) error {
-		envs = append(envs, e)
-		return nil
-	}))
-	res, err := to.Store().Add(envs...)
-	ts.Check(err)
-	ts.Check(res.Err())
-	if res.Pending > 0 {
-		ts.Fatalf("carry: %d envelopes held back waiting for others", res.Pending)
-	}
-	ts.Logf("carried %d new envelopes from %s to %s", len(res.Admitted), args[0], args[1])
 }
 
 // jsonget VAR PATH: sets $VAR to the value at PATH in the last command's
