@@ -78,6 +78,13 @@ type NodeConfig struct {
 	OnChange func(Result)
 	Logf     func(format string, args ...any)
 	Rand     io.Reader
+
+	// Network hooks for tests (partitions, packet loss): a memberlist
+	// transport to use instead of UDP/TCP on BindAddr, a listener for sync
+	// streams, and a dialer for them. Nil means the real network.
+	Transport memberlist.Transport
+	Listener  net.Listener
+	Dial      func(addr string) (net.Conn, error)
 }
 
 // PeerState is what this node knows of one peer.
@@ -163,12 +170,21 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		seen: map[envelope.Hash]time.Time{}, held: map[crypto.DeviceID]uint64{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 
-	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.SyncPort)))
-	if err != nil {
-		return nil, fmt.Errorf("sync listener: %w", err)
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.SyncPort)))
+		if err != nil {
+			return nil, fmt.Errorf("sync listener: %w", err)
+		}
+	}
+	if n.cfg.Dial == nil {
+		n.cfg.Dial = func(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, 5*time.Second) }
 	}
 	n.ln = ln
-	n.cfg.SyncPort = ln.Addr().(*net.TCPAddr).Port
+	if a, ok := ln.Addr().(*net.TCPAddr); ok {
+		n.cfg.SyncPort = a.Port
+	}
 
 	var mc *memberlist.Config
 	switch {
@@ -218,6 +234,9 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	d := &delegate{n: n}
 	mc.Delegate = d
 	mc.Events = d
+	if cfg.Transport != nil {
+		mc.Transport = cfg.Transport
+	}
 	n.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return n.numMembers() }, RetransmitMult: mc.RetransmitMult}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -361,7 +380,7 @@ func (n *Node) Holders(seq uint64) []crypto.DeviceID {
 
 // SyncWith runs one anti-entropy round with the peer at a sync address.
 func (n *Node) SyncWith(addr string) (SyncStats, error) {
-	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	conn, err := n.cfg.Dial(addr)
 	if err != nil {
 		return SyncStats{}, err
 	}
