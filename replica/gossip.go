@@ -12,6 +12,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -124,8 +125,12 @@ type Node struct {
 	// is known to hold: after a sync, everything this device had.
 	held  map[crypto.DeviceID]uint64
 	peers map[string]*PeerState // by node name
-	relay map[string]*PeerState // by relay sync address
+	relay map[string]*PeerState // stream-only peers, by device
 	rng   *rand.Rand
+	// strikes counts bad data per peer; past maxStrikes the peer is
+	// ignored until the time in ignored.
+	strikes map[crypto.DeviceID]int
+	ignored map[crypto.DeviceID]time.Time
 
 	// logOn is cleared on Close: memberlist's goroutines may still log
 	// while they wind down, after the caller's logger is gone.
@@ -167,7 +172,7 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		return nil, errors.New("no transport key: this device was given none (is it a member?)")
 	}
 	n := &Node{cfg: cfg, store: store, dev: cfg.Device, pulls: make(chan string, 256), stop: make(chan struct{}),
-		seen: map[envelope.Hash]time.Time{}, held: map[crypto.DeviceID]uint64{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
+		seen: map[envelope.Hash]time.Time{}, held: map[crypto.DeviceID]uint64{}, strikes: map[crypto.DeviceID]int{}, ignored: map[crypto.DeviceID]time.Time{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 
 	ln := cfg.Listener
@@ -363,6 +368,33 @@ func (n *Node) Peers() []PeerState {
 	return out
 }
 
+// Misbehaviour: a refused envelope costs a peer one strike, a broken
+// protocol or a frame that does not authenticate ten; at maxStrikes the peer
+// is ignored (its streams refused, not picked for anti-entropy) for
+// ignoreFor. Honest peers rarely send a refused envelope (one from a device
+// revoked since), so the threshold is well above what they cause.
+const (
+	maxStrikes = 50
+	ignoreFor  = 10 * time.Minute
+)
+
+// strike counts what a sync with peer showed. The caller holds n.mu.
+func (n *Node) strike(peer crypto.DeviceID, st SyncStats, err error) {
+	add := st.Refused
+	if err != nil && (errors.Is(err, ErrProtocol) || strings.Contains(err.Error(), "does not authenticate")) {
+		add += 10
+	}
+	if add == 0 {
+		return
+	}
+	n.strikes[peer] += add
+	if n.strikes[peer] >= maxStrikes {
+		n.ignored[peer] = time.Now().Add(ignoreFor)
+		delete(n.strikes, peer)
+		n.logf("peer %s sent bad data repeatedly: ignored for %s", peer.Short(), ignoreFor)
+	}
+}
+
 // Holders returns the peers known to hold this device's envelope of
 // sequence seq (they synced with this device after it was written).
 func (n *Node) Holders(seq uint64) []crypto.DeviceID {
@@ -405,6 +437,12 @@ func (n *Node) rand() io.Reader {
 
 // checkPeer admits a stream peer: a member of the community, not revoked.
 func (n *Node) checkPeer(d crypto.DeviceID) error {
+	n.mu.Lock()
+	until, ignored := n.ignored[d]
+	n.mu.Unlock()
+	if ignored && time.Now().Before(until) {
+		return fmt.Errorf("device %s sent bad data and is ignored until %s", d.Short(), until.Format(time.RFC3339))
+	}
 	t := n.store.Trust()
 	if _, ok := t.Member(d); !ok {
 		return fmt.Errorf("device %s is not a member", d.Short())
@@ -422,13 +460,14 @@ func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st Sync
 	if heldMore {
 		n.held[peer] = mine
 	}
+	n.strike(peer, st, err)
 	p := n.peers[peer.String()]
 	if p == nil {
-		p = n.relay[addr]
+		p = n.relay[peer.String()]
 	}
 	if p == nil {
 		p = &PeerState{Device: peer, Name: peer.String(), SyncAddr: addr, State: "relay-link"}
-		n.relay[addr] = p
+		n.relay[peer.String()] = p
 	}
 	p.LastSync, p.LastContact = now, now
 	if m, ok := n.store.Trust().Member(peer); ok {
@@ -517,6 +556,13 @@ func (n *Node) antiEntropyLoop() {
 	}
 }
 
+func (n *Node) isIgnored(d crypto.DeviceID) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	until, ok := n.ignored[d]
+	return ok && time.Now().Before(until)
+}
+
 // randomPeer picks an alive gossip peer or a configured relay; when none is
 // alive, any peer ever seen, so that a node whose peers were all declared
 // dead (a partition, a loaded machine) still tries to heal.
@@ -527,7 +573,7 @@ func (n *Node) randomPeer() string {
 		if m.Name == self || m.State != memberlist.StateAlive {
 			continue
 		}
-		if _, port, ok := parseMeta(m.Meta); ok {
+		if id, port, ok := parseMeta(m.Meta); ok && !n.isIgnored(id) {
 			addrs = append(addrs, net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(port))))
 		}
 	}
