@@ -535,3 +535,42 @@ func TestSecondDeviceOfSamePerson(t *testing.T) {
 		t.Errorf("joining with another device's invite: %v, want ErrNotForDevice", err)
 	}
 }
+
+// TestEquivocationFlagged: a device that writes two different envelopes at
+// one position is flagged in the member list; the first one stays.
+func TestEquivocationFlagged(t *testing.T) {
+	c := newCommunity(t)
+	head := c.rail.store.Head(c.rail.dev.ID())
+	pos := crypto.Position{Seq: head.Seq + 1, Prev: head.Head}
+	aud := mustAud(t, c.rail)
+	var forks []*envelope.Envelope
+	for _, title := range []string{"version one", "version two"} {
+		plain, err := (&Record{Post: &PostRecord{Type: TypeAlert, Tag: TagInfo, TLP: TLPGreen, Channel: ChannelPro, Title: title}}).Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		e, err := c.rail.dev.Seal(c.rail.cfg.Rand, c.rail.store.Community(), pos, c.rail.clock.Now(), aud, plain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		forks = append(forks, e)
+	}
+	for _, e := range forks {
+		res, err := c.centre.store.Add(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.centre.refresh(res)
+	}
+	if got := c.centre.Feed(FeedFilter{Search: "version"}); len(got) != 1 || got[0].Title != "version one" {
+		t.Errorf("feed = %+v, want only the first version", got)
+	}
+	for _, m := range c.centre.Members() {
+		if m.Name == "Rail Member" && !m.Devices[0].Forked {
+			t.Errorf("the equivocating device is not flagged: %+v", m)
+		}
+		if m.Name != "Rail Member" && m.Devices[0].Forked {
+			t.Errorf("%s flagged without cause", m.Name)
+		}
+	}
+}

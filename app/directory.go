@@ -37,6 +37,10 @@ type Device struct {
 	Revoked      bool        `json:"revoked,omitempty"`
 	LastValidSeq uint64      `json:"last_valid_seq,omitempty"`
 	RevokeReason string      `json:"revoke_reason,omitempty"`
+	// Forked is set when the device wrote two different envelopes at the
+	// same place in its chain (equivocation): a broken or cloned device,
+	// or a hostile one. Coordinators should look into it.
+	Forked bool `json:"forked,omitempty"`
 }
 
 // WhoAmI describes this device and where it belongs.
@@ -205,11 +209,22 @@ func (a *App) Orgs() []Org {
 	return a.view.orgList()
 }
 
-// Members lists the people of the community and their devices.
+// Members lists the people of the community and their devices, with the
+// devices caught equivocating flagged.
 func (a *App) Members() []Member {
+	forked := map[string]bool{}
+	for _, h := range a.store.Forks() {
+		forked[crypto.DeviceID(h.Author).String()] = true
+	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	return a.view.memberList()
+	ms := a.view.memberList()
+	for i := range ms {
+		for j := range ms[i].Devices {
+			ms[i].Devices[j].Forked = forked[ms[i].Devices[j].ID]
+		}
+	}
+	return ms
 }
 
 // WhoAmI describes this device.

@@ -265,6 +265,9 @@ func (c *cli) memberCmd() *cobra.Command {
 							if d.Revoked {
 								state = fmt.Sprintf("  REVOKED after #%d: %s", d.LastValidSeq, d.RevokeReason)
 							}
+							if d.Forked {
+								state += "  FORKED CHAIN: wrote two different envelopes at one position; check this device"
+							}
 							fmt.Fprintf(w, "    device %s  %s%s\n", short(d.ID), d.Role, state)
 						}
 					}
