@@ -258,12 +258,52 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	go n.acceptLoop()
 	go n.pullLoop()
 	go n.antiEntropyLoop()
-	if len(cfg.Join) > 0 {
-		if _, err := ml.Join(cfg.Join); err != nil {
-			cfg.Logf("join %v: %v (will keep trying through anti-entropy and new peers)", cfg.Join, err)
+	join := append([]string{}, cfg.Join...)
+	for _, p := range n.remembered() {
+		join = append(join, p.Addr)
+	}
+	if len(join) > 0 {
+		if _, err := ml.Join(join); err != nil {
+			n.logf("join %v: %v (will keep trying through anti-entropy and new peers)", join, err)
 		}
 	}
 	return n, nil
+}
+
+// localPeerPrefix keys the peers remembered in the store's local namespace,
+// so a restarted node finds its peers again without --join: after a key
+// rotation it missed, over sync streams, which need no transport key.
+const localPeerPrefix = "peer/"
+
+// remembered returns the peers saved by rememberPeers.
+func (n *Node) remembered() []PeerState {
+	var out []PeerState
+	for k, v := range n.store.LocalWithPrefix(localPeerPrefix) {
+		addr, sync, ok := strings.Cut(string(v), "\n")
+		if !ok || len(v) > 600 {
+			continue
+		}
+		out = append(out, PeerState{Name: strings.TrimPrefix(k, localPeerPrefix), Addr: addr, SyncAddr: sync})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// rememberPeers saves the gossip and sync addresses of the peers seen alive.
+func (n *Node) rememberPeers() {
+	var ops []LocalOp
+	n.mu.Lock()
+	for name, p := range n.peers {
+		if p.State == "alive" && p.Addr != "" && p.SyncAddr != "" {
+			ops = append(ops, LocalOp{Key: localPeerPrefix + name, Value: []byte(p.Addr + "\n" + p.SyncAddr)})
+		}
+	}
+	n.mu.Unlock()
+	if len(ops) > 0 {
+		if err := n.store.PutLocal(ops...); err != nil {
+			n.logf("remember peers: %v", err)
+		}
+	}
 }
 
 // GossipAddr returns the address this node gossips on.
@@ -295,6 +335,7 @@ func (n *Node) Close() error {
 		return nil
 	default:
 	}
+	n.rememberPeers()
 	close(n.stop)
 	n.ml.Leave(time.Second)
 	err := n.ml.Shutdown()
@@ -544,13 +585,16 @@ func (n *Node) antiEntropyLoop() {
 	defer n.wg.Done()
 	t := time.NewTicker(n.cfg.AntiEntropyInterval)
 	defer t.Stop()
-	for {
+	for round := 1; ; round++ {
 		select {
 		case <-n.stop:
 			return
 		case <-t.C:
 			if addr := n.randomPeer(); addr != "" {
 				n.SyncWith(addr)
+			}
+			if round%20 == 0 {
+				n.rememberPeers()
 			}
 		}
 	}
@@ -585,6 +629,13 @@ func (n *Node) randomPeer() string {
 			if p.SyncAddr != "" {
 				addrs = append(addrs, p.SyncAddr)
 			}
+		}
+		if len(addrs) == 0 {
+			n.mu.Unlock()
+			for _, p := range n.remembered() {
+				addrs = append(addrs, p.SyncAddr)
+			}
+			n.mu.Lock()
 		}
 		sort.Strings(addrs)
 	}
