@@ -503,17 +503,17 @@ func TestRevokedDeviceCannotWrite(t *testing.T) {
 
 func TestSecondDeviceOfSamePerson(t *testing.T) {
 	c := newCommunity(t)
-	laptop := openNew(t, c.clock, "Venue Lead")
+	laptop := openNew(t, c.clock, "VL laptop")
 	req, err := laptop.JoinRequest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, m, err := c.centre.Invite(req, InviteOptions{SamePersonAs: "Venue Lead", Role: crypto.RoleMember})
+	inv, m, err := c.centre.Invite(req, InviteOptions{SamePersonAs: "Venue Lead"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Devices) != 2 || m.OrgName != "Venue North" {
-		t.Errorf("invited member = %+v, want two devices in Venue North", m)
+	if len(m.Devices) != 2 || m.OrgName != "Venue North" || m.Name != "Venue Lead" || m.Devices[0].Role != crypto.RoleOrgAdmin || m.Devices[1].Role != crypto.RoleOrgAdmin {
+		t.Errorf("invited member = %+v, want two org-admin devices of Venue Lead in Venue North", m)
 	}
 	if _, err := laptop.Join(inv); err != nil {
 		t.Fatal(err)

@@ -87,7 +87,9 @@ func DecodeJoinRequest(b []byte) (*JoinRequest, error) {
 
 // InviteOptions says what an invited device becomes.
 type InviteOptions struct {
-	Org  string
+	Org string
+	// Role is the device's role; empty means member, or the person's role
+	// for another device of an existing person.
 	Role crypto.Role
 	// SamePersonAs names an existing member: the new device is another
 	// device of that person.
@@ -123,15 +125,25 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		return nil, Member{}, fmt.Errorf("%w: device %s is already a member: it can run `noroshi join` with the invite made before", ErrInvalid, req.Device.Short())
 	}
 	var org, person crypto.ID16
+	name := req.Name
 	if opt.SamePersonAs != "" {
+		// Another device of an existing person: same organisation, same
+		// name, and by default the person's role.
 		person, err = s.findPerson(opt.SamePersonAs)
 		if err == nil {
+			name = s.personName(person)
 			for _, m := range s.trust.Members() {
-				if m.Person == person {
+				if _, revoked := s.trust.Revoked(m.Device); m.Person == person && !revoked {
 					org = m.Org
+					if opt.Role == "" {
+						opt.Role = m.Role
+					}
 				}
 			}
 		}
+	}
+	if opt.Role == "" {
+		opt.Role = crypto.RoleMember
 	}
 	if err == nil && opt.Org != "" {
 		org, err = s.findOrg(opt.Org)
@@ -192,7 +204,7 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		builders = append(builders, a.cert(&crypto.Certificate{KeyGrant: kg}))
 	}
 	builders = append(builders, a.sealed(crypto.Audience{Groups: []crypto.GroupKey{ck}},
-		&Record{Member: &MemberProfile{Person: person, Device: req.Device, Name: req.Name}}))
+		&Record{Member: &MemberProfile{Person: person, Device: req.Device, Name: name}}))
 	if _, err := a.write(builders...); err != nil {
 		return nil, Member{}, err
 	}

@@ -168,9 +168,12 @@ func (c *cli) inviteCmd() *cobra.Command {
 		Short: "Admit the device of a join request; the invite opens only on that device",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := crypto.ParseRole(role)
-			if err != nil {
-				return err
+			var r crypto.Role
+			if role != "" {
+				var err error
+				if r, err = crypto.ParseRole(role); err != nil {
+					return err
+				}
 			}
 			if out == "" {
 				return fmt.Errorf("%w: give --out INVITE", app.ErrInvalid)
@@ -193,7 +196,7 @@ func (c *cli) inviteCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVar(&reqFile, "request", "", "the join request file")
 	cmd.Flags().StringVar(&org, "org", "", "the organisation the device joins")
-	cmd.Flags().StringVar(&role, "role", "member", "member, org-admin, coordinator or relay")
+	cmd.Flags().StringVar(&role, "role", "", "member, org-admin, coordinator or relay (default member; with --same-person-as, that person's role)")
 	cmd.Flags().StringVar(&same, "same-person-as", "", "an existing member: the device is another device of that person")
 	cmd.Flags().StringVar(&out, "out", "", "the invite file to write")
 	return cmd

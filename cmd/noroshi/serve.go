@@ -117,7 +117,7 @@ use the other commands on it with --home and NOROSHI_PASSPHRASE=` + app.DemoPass
 					return err
 				}
 				if err != nil {
-					return fmt.Errorf("%s holds a home that is not the demo (%v): give the demo its own --home", home, err)
+					return fmt.Errorf("%s holds a home that the demo passphrase does not open, so it is not the demo: give the demo its own --home", home)
 				}
 				if !a.WhoAmI().Demo {
 					a.Close()
