@@ -3,12 +3,24 @@
 # (real bbolt files, real age, the CLI end to end), the key file interop
 # tests against the stock age commands, and a short run of every fuzz target.
 #
-#   scripts/test.sh              # everything
-#   FUZZTIME=1m scripts/test.sh  # longer fuzzing
+#   scripts/test.sh                # everything
+#   FUZZSCALE=10 scripts/test.sh   # ten times more fuzzing
+#
+# Fuzzing is bounded by execution counts, not durations: a duration-bounded
+# `go test -fuzz` can fail spuriously with "context deadline exceeded" when
+# the machine is loaded (go.dev/issue/75804, fixed only in Go 1.27).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-fuzztime=${FUZZTIME:-8s}
+scale=${FUZZSCALE:-1}
+# fuzzcount TARGET: executions for one target; the slow ones (a hybrid
+# post-quantum decryption, a handshake per input) get fewer.
+fuzzcount() {
+	case "$1" in
+	FuzzJoin | FuzzChannelHandshake) echo $((200 * scale)) ;;
+	*) echo $((20000 * scale)) ;;
+	esac
+}
 
 # age 1.3 for the interop tests, built from the Go module proxy.
 if [ -z "${NOROSHI_TEST_AGE13:-}" ]; then
@@ -24,16 +36,24 @@ echo "== go vet"
 go vet ./...
 
 echo "== go test -race"
-go test -race -count=1 -timeout 30m ./...
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+go test -race -count=1 -timeout 30m ./... 2>&1 | tee "$log" | grep -v '^memberlist: ' || true
+passed=$(grep -c '^ok ' "$log" || true)
+failed=$(grep -c '^FAIL' "$log" || true)
+if [ "$failed" -ne 0 ] || ! grep -q '^ok ' "$log"; then
+	echo "packages: $passed passed, $failed failed"
+	exit 1
+fi
 
-echo "== fuzz ($fuzztime per target)"
+echo "== fuzz (execution counts x$scale)"
 for pkg in $(go list ./...); do
 	for target in $(go test -list '^Fuzz' "$pkg" | grep '^Fuzz' || true); do
 		echo "-- $pkg $target"
-		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >/tmp/noroshi-fuzz.log 2>&1 || {
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$(fuzzcount "$target")x" "$pkg" >/tmp/noroshi-fuzz.log 2>&1 || {
 			cat /tmp/noroshi-fuzz.log
 			exit 1
 		}
 	done
 done
-echo "== all tests passed"
+echo "packages: $passed passed, 0 failed"
