@@ -32,6 +32,13 @@ type NetworkConfig struct {
 	AntiEntropy time.Duration
 	// Test shortens memberlist's timers for loopback tests.
 	Test bool
+	// MDNS finds and joins peers of the community on the local network
+	// (mDNS): `serve` and the desktop app set it unless told not to. It
+	// reveals to the LAN that a Noroshi node runs at this address and
+	// gossip port, nothing of the community (see replica.Discoverer).
+	// MDNSInterface restricts it to one network interface (default: all).
+	MDNS          bool
+	MDNSInterface string
 }
 
 // Network is this device's replication: gossip, anti-entropy, sync streams.
@@ -56,6 +63,7 @@ func (a *App) StartNetwork(nc NetworkConfig) (*Network, error) {
 		Device: a.dev, BindAddr: nc.BindAddr, BindPort: nc.BindPort, AdvertiseAddr: nc.Advertise,
 		Join: nc.Join, Relays: nc.Relays, Profile: nc.Profile, TransportKeys: keys,
 		AntiEntropyInterval: nc.AntiEntropy, Test: nc.Test, Logf: a.cfg.Logf, Rand: a.cfg.Rand,
+		MDNS: nc.MDNS, MDNSInterface: nc.MDNSInterface,
 		OnChange: func(res replica.Result) {
 			if err := a.refresh(res); err != nil {
 				a.cfg.Logf("refresh views: %v", err)

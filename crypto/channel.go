@@ -59,6 +59,9 @@ type Channel struct {
 	recv      cipher.AEAD
 	sendCount uint64
 	recvCount uint64
+	// rerr is the first read error: after a frame fails to read or to
+	// authenticate, the stream is out of step and every later read fails.
+	rerr error
 	// Counts of bytes on the wire, for measurements.
 	BytesSent, BytesReceived int64
 }
@@ -80,7 +83,14 @@ type hello struct {
 }
 
 func makeHello(rand io.Reader, community [32]byte, d DeviceID) (hello, *ecdh.PrivateKey, error) {
-	eph, err := ecdh.X25519().GenerateKey(rand)
+	// The ephemeral key is drawn from rand itself: GenerateKey ignores its
+	// reader since Go 1.26, and a caller's rand (a test recording a
+	// session) must decide every random byte of the handshake.
+	seed := make([]byte, 32)
+	if _, err := io.ReadFull(rand, seed); err != nil {
+		return hello{}, nil, err
+	}
+	eph, err := ecdh.X25519().NewPrivateKey(seed)
 	if err != nil {
 		return hello{}, nil, err
 	}
@@ -237,8 +247,21 @@ func (c *Channel) WriteFrame(p []byte) error {
 	return err
 }
 
-// ReadFrame receives and opens one frame.
+// ReadFrame receives and opens one frame. After an error, every later call
+// returns that error: a frame that was cut, forged, replayed or reordered
+// leaves the stream out of step for good.
 func (c *Channel) ReadFrame() ([]byte, error) {
+	if c.rerr != nil {
+		return nil, c.rerr
+	}
+	p, err := c.readFrame()
+	if err != nil {
+		c.rerr = err
+	}
+	return p, err
+}
+
+func (c *Channel) readFrame() ([]byte, error) {
 	var lb [4]byte
 	if _, err := io.ReadFull(c.conn, lb[:]); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"noroshi/crypto/envelope"
 )
@@ -98,11 +99,30 @@ func NewBundleReader(r io.Reader) (*BundleReader, error) {
 	if n > MaxBundleMeta {
 		return nil, fmt.Errorf("%w: metadata of %d bytes", ErrNotBundle, n)
 	}
-	br.Meta = make([]byte, n)
-	if _, err := io.ReadFull(br.r, br.Meta); err != nil {
+	meta, err := readN(br.r, int(n))
+	if err != nil {
 		return nil, fmt.Errorf("%w: truncated metadata", ErrNotBundle)
 	}
+	br.Meta = meta
 	return br, nil
+}
+
+// readN reads exactly n bytes. Its buffer grows as the bytes arrive, so that
+// a length field cannot make it allocate much more than the input holds.
+func readN(r io.Reader, n int) ([]byte, error) {
+	const chunk = 64 << 10
+	b := make([]byte, 0, min(n, chunk))
+	for len(b) < n {
+		if len(b) == cap(b) {
+			b = slices.Grow(b, min(len(b), n-len(b)))
+		}
+		k, err := io.ReadFull(r, b[len(b):min(cap(b), n)])
+		b = b[:len(b)+k]
+		if err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
 }
 
 // Next returns the next envelope, or io.EOF after the last one.
@@ -122,8 +142,8 @@ func (br *BundleReader) Next() (*envelope.Envelope, error) {
 	if n > MaxEnvelope {
 		return nil, fmt.Errorf("bundle holds an envelope of %d bytes, at most %d", n, MaxEnvelope)
 	}
-	b := make([]byte, n)
-	if _, err := io.ReadFull(br.r, b); err != nil {
+	b, err := readN(br.r, int(n))
+	if err != nil {
 		return nil, fmt.Errorf("bundle truncated: %w", io.ErrUnexpectedEOF)
 	}
 	return envelope.Decode(b)

@@ -19,6 +19,8 @@
 //   - After a revocation, nothing of the revoked device after its last valid
 //     sequence number stays, nor anything that depended on it.
 //   - One goroutine writes; callers' writes are grouped into one bbolt commit.
+//     What needs nothing stored (signatures, payload hashes, decoding) is
+//     checked in the caller's goroutine, before the writer sees it.
 //
 // # Storage layout (format version 1)
 //
@@ -33,6 +35,24 @@
 //	forks     header ID -> header encoding (equivocation evidence)
 //	refusals  reason -> u64 count
 //	local     opaque key -> value, for the owner of this store; never replicated
+//
+// # LAN discovery (mDNS)
+//
+// With NodeConfig.MDNS (on in `noroshi serve` and the app, off by default
+// here), a node advertises the DNS-SD service _noroshi._udp on its local
+// network and queries for it, joining the gossip of the peers it finds
+// (Discoverer in discover.go has the details and the record formats).
+//
+// What this reveals to anyone on the LAN: that a Noroshi node runs on this
+// machine, its IPv4 address and gossip port, a random instance name (new at
+// each start) and a random nonce with a community tag, the first 8 bytes of
+// HMAC-SHA256(transport key, "noroshi/mdns/v1" || nonce). The community ID,
+// the device ID, the organisation and the host name are not advertised.
+// Without the transport key, the tag tells nothing: not which community,
+// nor whether two nodes belong to the same one, nor that a node seen after
+// a restart is the one seen before (its address and MAC still may). The
+// gossip port itself answers only those who hold the transport key.
+// `serve --no-mdns` turns it off.
 //
 // This package imports crypto and crypto/envelope; it must never import app,
 // gui or cmd.

@@ -74,6 +74,14 @@ type NodeConfig struct {
 	GossipInterval time.Duration
 	// Test shortens memberlist's timers for loopback tests.
 	Test bool
+	// MDNS advertises this node on the local network and joins the peers
+	// of the same community found there (see Discoverer); off unless set.
+	// MDNSInterface restricts it to one interface (default: every
+	// interface up with multicast and IPv4); MDNSInterval is the time
+	// between two queries while alone (0: DefaultMDNSInterval).
+	MDNS          bool
+	MDNSInterface string
+	MDNSInterval  time.Duration
 	// OnChange is called after envelopes were admitted by a sync (from
 	// the node's worker goroutines; it must not block long).
 	OnChange func(Result)
@@ -110,8 +118,13 @@ type Node struct {
 	cfg     NodeConfig
 	store   *Store
 	ml      *memberlist.Memberlist
+	disc    *Discoverer // LAN discovery, nil when off
 	keyring *memberlist.Keyring
 	queue   *memberlist.TransmitLimitedQueue
+	// fanout and gossipEvery are memberlist's GossipNodes and
+	// GossipInterval, as configured.
+	fanout      int
+	gossipEvery time.Duration
 	ln      net.Listener
 	dev     *crypto.Device
 
@@ -131,6 +144,9 @@ type Node struct {
 	// ignored until the time in ignored.
 	strikes map[crypto.DeviceID]int
 	ignored map[crypto.DeviceID]time.Time
+
+	// joining is set while reconnect runs a join.
+	joining atomic.Bool
 
 	// logOn is cleared on Close: memberlist's goroutines may still log
 	// while they wind down, after the caller's logger is gone.
@@ -168,6 +184,9 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	if store.Community().IsZero() {
 		return nil, errors.New("no community in this store yet: join one before serving")
 	}
+	if err := checkDiscovery(cfg); err != nil {
+		return nil, err
+	}
 	if len(cfg.TransportKeys) == 0 {
 		return nil, errors.New("no transport key: this device was given none (is it a member?)")
 	}
@@ -201,6 +220,10 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		mc.ProbeTimeout = 400 * time.Millisecond
 		mc.SuspicionMult = 4
 		mc.PushPullInterval = 2 * time.Second
+		// Forget dead peers soon, so that tests of long partitions
+		// need not wait long (reconnect brings them back).
+		mc.GossipToTheDeadTime = 3 * time.Second
+		mc.SuspicionMaxTimeoutMult = 2
 	case cfg.Profile == ProfileWAN:
 		mc = memberlist.DefaultWANConfig()
 	default:
@@ -242,6 +265,7 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	if cfg.Transport != nil {
 		mc.Transport = cfg.Transport
 	}
+	n.fanout, n.gossipEvery = mc.GossipNodes, mc.GossipInterval
 	n.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return n.numMembers() }, RetransmitMult: mc.RetransmitMult}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
@@ -266,6 +290,9 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		if _, err := ml.Join(join); err != nil {
 			n.logf("join %v: %v (will keep trying through anti-entropy and new peers)", join, err)
 		}
+	}
+	if cfg.MDNS {
+		n.disc = startDiscovery(n)
 	}
 	return n, nil
 }
@@ -312,6 +339,13 @@ func (n *Node) GossipAddr() string {
 	return net.JoinHostPort(ln.Addr.String(), strconv.Itoa(int(ln.Port)))
 }
 
+// GossipParams returns how announcements spread: memberlist's fanout (peers
+// each gossip round sends to) and the time between two gossip rounds. Push
+// gossip reaches N peers in about log_(fanout+1) N + ln(N)/fanout rounds.
+func (n *Node) GossipParams() (fanout int, interval time.Duration) {
+	return n.fanout, n.gossipEvery
+}
+
 // SyncAddr returns the address this node accepts sync streams on.
 func (n *Node) SyncAddr() string { return n.ln.Addr().String() }
 
@@ -337,6 +371,9 @@ func (n *Node) Close() error {
 	}
 	n.rememberPeers()
 	close(n.stop)
+	if n.disc != nil {
+		n.disc.Close() // before leaving: it must not join anyone now
+	}
 	n.ml.Leave(time.Second)
 	err := n.ml.Shutdown()
 	n.ln.Close()
@@ -421,7 +458,9 @@ const (
 
 // strike counts what a sync with peer showed. The caller holds n.mu.
 func (n *Node) strike(peer crypto.DeviceID, st SyncStats, err error) {
-	add := st.Refused
+	// Another branch of a forked chain is its author's fault, not the
+	// peer's: an honest peer holding the other branch sends it.
+	add := st.Refused - st.Forks
 	if err != nil && (errors.Is(err, ErrProtocol) || strings.Contains(err.Error(), "does not authenticate")) {
 		add += 10
 	}
@@ -593,12 +632,61 @@ func (n *Node) antiEntropyLoop() {
 			if addr := n.randomPeer(); addr != "" {
 				n.SyncWith(addr)
 			}
+			n.reconnect()
 			if round%20 == 0 {
 				n.rememberPeers()
 			}
 		}
 	}
 }
+
+// reconnect now and then joins again a peer that memberlist declared dead
+// or that left, as Serf does: memberlist forgets a dead peer after
+// GossipToTheDeadTime, so without it the two sides of a partition that
+// lasted longer would never merge again. Each round tries one such peer
+// with probability failed/(failed+alive), one join at a time, in a
+// goroutine of its own so that anti-entropy never waits for it.
+func (n *Node) reconnect() {
+	alive := map[string]bool{}
+	for _, m := range n.ml.Members() {
+		if m.State == memberlist.StateAlive {
+			alive[m.Name] = true
+		}
+	}
+	self := n.dev.ID().String()
+	n.mu.Lock()
+	var failed []string
+	for name, p := range n.peers {
+		if name == self || alive[name] || p.Addr == "" || (p.State != "dead" && p.State != "left") {
+			continue
+		}
+		if until, ok := n.ignored[p.Device]; ok && time.Now().Before(until) {
+			continue
+		}
+		failed = append(failed, p.Addr)
+	}
+	sort.Strings(failed)
+	addr := ""
+	if others := len(alive) - 1; len(failed) > 0 && n.rng.IntN(len(failed)+max(others, 0)) < len(failed) {
+		addr = failed[n.rng.IntN(len(failed))]
+	}
+	n.mu.Unlock()
+	if addr == "" || !n.joining.CompareAndSwap(false, true) {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		defer n.joining.Store(false)
+		if _, err := n.ml.Join([]string{addr}); err == nil {
+			n.logf("rejoined %s", addr)
+		}
+	}()
+}
+
+// GossipMembers returns how many members memberlist knows, this node
+// included: alive, suspect, and dead ones not yet forgotten.
+func (n *Node) GossipMembers() int { return n.numMembers() }
 
 func (n *Node) isIgnored(d crypto.DeviceID) bool {
 	n.mu.Lock()

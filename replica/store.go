@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -56,7 +57,8 @@ type Config struct {
 	MaxPending int
 	// LockTimeout bounds the wait for the file lock.
 	LockTimeout time.Duration
-	// NoSync skips fsync on commit. Only for tests that measure nothing.
+	// NoSync skips fsync on commit and when the file grows. Only for tests
+	// that measure nothing.
 	NoSync bool
 	Now    func() time.Time
 	Logf   func(format string, args ...any)
@@ -87,15 +89,16 @@ type Store struct {
 	// learns it is a relay when it joins).
 	keepAll atomic.Bool
 
-	mu      sync.RWMutex // guards trust and pending
+	// mu guards trust, pending and heldBy. The writer is the only goroutine
+	// that changes them, and it replaces trust rather than changing it.
+	mu      sync.RWMutex
 	trust   *crypto.Trust
 	pending map[envelope.Hash]*pendingEnvelope
-	closed  bool
-}
+	heldBy  map[Reason]int // len(pending) by reason
+	gen     uint64         // commits so far; only the writer uses it
 
-type pendingEnvelope struct {
-	env    *envelope.Envelope
-	reason Reason
+	closeMu sync.RWMutex // held to send to writes, and to set closing
+	closing bool
 }
 
 // Open opens or creates the store at cfg.Path.
@@ -112,7 +115,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.MaxClockAhead == 0 {
 		cfg.MaxClockAhead = 5 * time.Minute
 	}
-	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout, NoSync: cfg.NoSync})
+	db, err := bolt.Open(cfg.Path, 0o600, &bolt.Options{Timeout: cfg.LockTimeout, NoSync: cfg.NoSync, NoGrowSync: cfg.NoSync})
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrTimeout) {
 			return nil, ErrLocked
@@ -120,7 +123,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path, err)
 	}
 	s := &Store{cfg: cfg, db: db, writes: make(chan *writeReq, 64), done: make(chan struct{}),
-		pending: map[envelope.Hash]*pendingEnvelope{}}
+		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -129,6 +132,9 @@ func Open(cfg Config) (*Store, error) {
 		}
 		meta := tx.Bucket(bMeta)
 		if v := meta.Get([]byte("format")); v != nil {
+			if len(v) != 4 {
+				return fmt.Errorf("unreadable store format %x", v)
+			}
 			if f := binary.BigEndian.Uint32(v); f > FormatVersion {
 				return fmt.Errorf("this home was written by a newer Noroshi (store format %d, this program reads up to %d): upgrade Noroshi", f, FormatVersion)
 			}
@@ -139,7 +145,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if err := db.View(func(tx *bolt.Tx) error {
-		t, err := loadTrust(tx)
+		t, err := loadTrust(tx, nil)
 		s.trust = t
 		return err
 	}); err != nil {
@@ -153,14 +159,16 @@ func Open(cfg Config) (*Store, error) {
 }
 
 // Close stops the writer and closes the file.
+// Calls to Add and PutLocal that began before it are finished first; later
+// ones return an error.
 func (s *Store) Close() error {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
+	s.closeMu.Lock()
+	if s.closing {
+		s.closeMu.Unlock()
 		return nil
 	}
-	s.closed = true
-	s.mu.Unlock()
+	s.closing = true
+	s.closeMu.Unlock()
 	close(s.done)
 	s.wg.Wait()
 	return s.db.Close()
@@ -175,7 +183,9 @@ func (s *Store) Path() string { return s.cfg.Path }
 
 // loadTrust rebuilds the trust state from the stored certificates: the
 // genesis first, then every certificate that is allowed, until no more is.
-func loadTrust(tx *bolt.Tx) (*crypto.Trust, error) {
+// decoded, when not nil, keeps certificates decoded by earlier calls (by
+// header ID): decoding one parses its hybrid recipient, which is slow.
+func loadTrust(tx *bolt.Tx, decoded map[envelope.Hash]*crypto.Certificate) (*crypto.Trust, error) {
 	var community envelope.Hash
 	copy(community[:], tx.Bucket(bMeta).Get([]byte("community")))
 	t := crypto.NewTrust(community)
@@ -189,9 +199,14 @@ func loadTrust(tx *bolt.Tx) (*crypto.Trust, error) {
 		if err != nil {
 			return err
 		}
-		c, err := crypto.DecodeCertificate(e.Payload)
-		if err != nil {
-			return fmt.Errorf("stored certificate %x: %w", id[:6], err)
+		c := decoded[envelope.Hash(id)]
+		if c == nil {
+			if c, err = crypto.DecodeCertificate(e.Payload); err != nil {
+				return fmt.Errorf("stored certificate %x: %w", id[:6], err)
+			}
+			if decoded != nil {
+				decoded[envelope.Hash(id)] = c
+			}
 		}
 		certs = append(certs, cert{e.Header, c})
 		return nil
@@ -220,7 +235,7 @@ func getEnvelope(tx *bolt.Tx, id []byte) (*envelope.Envelope, error) {
 	if v == nil {
 		return nil, fmt.Errorf("envelope %x not stored", id)
 	}
-	h, err := envelope.DecodeHeader(v[8:])
+	h, err := decodeStoredHeader(v)
 	if err != nil {
 		return nil, fmt.Errorf("stored header %x: %w", id, err)
 	}
@@ -229,6 +244,15 @@ func getEnvelope(tx *bolt.Tx, id []byte) (*envelope.Envelope, error) {
 		e.Payload = bytes.Clone(p)
 	}
 	return e, nil
+}
+
+// decodeStoredHeader decodes a value of the headers bucket: local seq u64 ||
+// header encoding.
+func decodeStoredHeader(v []byte) (*envelope.Header, error) {
+	if len(v) < 8 {
+		return nil, fmt.Errorf("stored header of %d bytes", len(v))
+	}
+	return envelope.DecodeHeader(v[8:])
 }
 
 // Community returns the community's genesis ID, zero before there is one.
@@ -404,11 +428,7 @@ func (s *Store) Forks() []*envelope.Header {
 func (s *Store) Pending() map[Reason]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	out := map[Reason]int{}
-	for _, p := range s.pending {
-		out[p.reason]++
-	}
-	return out
+	return maps.Clone(s.heldBy)
 }
 
 // GetLocal returns a copy of a local (never replicated) value, nil if unset.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"sort"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,23 +20,43 @@ import (
 // Both sides summarise their version vector (one entry per author: device
 // ID, sequence, head header ID) as a two-level tree: 256 leaf buckets by the
 // author ID's first byte, grouped into 16 buckets by its first nibble. A
-// bucket's digest is the first 8 bytes of SHA-256 over its entries' leaf
-// hashes, leaf = SHA-256(author || seq || head). The root is Store.Digest, a
-// full SHA-256 over every entry, so a forked chain never looks in sync.
+// leaf's digest is the first 8 bytes of SHA-256 over its entries' hashes,
+// entry hash = SHA-256(author || seq || head), zero for an empty leaf; a
+// level-1 digest is the first 8 bytes of SHA-256 over its 16 leaf digests.
+// The root is Store.Digest, a full SHA-256 over every entry, so a forked
+// chain never looks in sync.
 //
-// Messages, one frame each, the first byte the type:
+// Messages, one frame each, the first byte the type; integers big-endian,
+// uvarint as in encoding/binary:
 //
 //	1 summary   I->R  root [32] || 16 x level-1 digest [8]
 //	2 in-sync   R->I  (empty): done, one round trip
-//	3 level-2   R->I  n u8, then n x (level-1 index u8 || 16 x digest [8])
-//	4 heads     both  n u16 leaf indexes u8, then m u16 x (author [32] || seq u64 || head [32])
-//	5 envelopes both  n u16 x (length u32 || envelope encoding)
+//	3 level-2   R->I  n u8, then n x (level-1 index u8 || present u16 ||
+//	                  digest [8] for each leaf whose bit is set, bit 15 first)
+//	4 heads     I->R  n u16 || n leaf indexes u8, ascending ||
+//	                  m uvarint || m x (author [16] || seq uvarint || head [16]):
+//	                  every author I holds in those leaves, ascending
+//	7 wants     R->I  n uvarint || n x (entry index uvarint || seq uvarint ||
+//	                  head [8] unless seq is 0), entry indexes ascending
+//	5 envelopes both  n uvarint || n x (length uvarint || envelope encoding)
 //	6 done      both  (empty): no more envelopes from this side
 //
-// In sync: summary, in-sync. Out of sync: summary, level-2, heads (I's, for
-// the leaves that differ), then R sends its heads for those leaves and the
-// envelopes I lacks, done; then I sends the envelopes R lacks, done. Only
-// authors in differing leaves cost anything beyond the envelopes themselves.
+// Authors and heads in heads messages are prefixes of their IDs (16 bytes:
+// a collision would take 2^64 work); heads in wants are shorter (8 bytes),
+// as a collision there only costs the evidence of a fork, which admission
+// still refuses as not continuing the chain.
+//
+// In sync: summary, in-sync: one round trip, about 200 bytes. Out of sync:
+// summary, level-2; heads (I's, for the leaves that differ only), then R
+// sends wants (I's entries it is behind on, referred to by index) and the
+// envelopes I lacks, done; then I sends the envelopes R wants, done. Two
+// round trips and one flight; beyond the envelopes themselves, the cost is
+// the digests of the buckets that differ and about 35 bytes per author in a
+// leaf that differs.
+//
+// A fork shows as equal or differing sequences with heads that differ at
+// the lower one: the side holding more sends from the fork (its envelope at
+// that sequence, which the other keeps as evidence of equivocation).
 //
 // An envelope's payload is sent only to a peer that may hold it (not one
 // addressed to individual devices unless the peer is one of them or a relay).
@@ -53,11 +74,17 @@ const (
 	msgHeads     = 4
 	msgEnvelopes = 5
 	msgDone      = 6
+	msgWants     = 7
 
 	// envelopeFrame is the target size of an envelopes frame.
 	envelopeFrame = 1 << 20
-	// maxHeadsPerFrame bounds a heads message.
-	maxHeadsPerFrame = 60_000
+	// maxHeadsPerFrame bounds a heads message (at most 42 bytes an entry:
+	// under 7 MB, within crypto.MaxFrame).
+	maxHeadsPerFrame = 160_000
+
+	authorPrefix = 16
+	headPrefix   = 16
+	wantPrefix   = 8
 )
 
 // ErrProtocol is returned when a peer breaks the protocol.
@@ -68,9 +95,17 @@ type SyncStats struct {
 	Sent, Received int // envelopes
 	Admitted       int
 	Refused        int
+	// Forks counts the refused envelopes that were another branch of a
+	// chain already held (equivocation by their author, kept as
+	// evidence): an honest peer that holds the other branch sends them.
+	Forks int
 	Purged         int // envelopes removed by a revocation that arrived
 	Rounds         int // messages this side sent
-	InSync         bool
+	// RoundTrips counts, on the initiator's side, the times it waited for
+	// an answer: 1 in sync, 2 otherwise (then one more flight carries the
+	// envelopes the responder lacks).
+	RoundTrips int
+	InSync     bool
 }
 
 // tree is a version vector summarised for comparison.
@@ -78,7 +113,7 @@ type tree struct {
 	root   [32]byte
 	level1 [16][8]byte
 	level2 [256][8]byte
-	heads  map[byte][]AuthorHead // leaf index -> heads, ordered by author
+	heads  [256][]AuthorHead // by leaf index, ordered by author
 }
 
 func leafHash(h AuthorHead) [32]byte {
@@ -89,10 +124,11 @@ func leafHash(h AuthorHead) [32]byte {
 	return sha256.Sum256(b)
 }
 
+// buildTree summarises heads, which must be ordered by author.
 func buildTree(heads []AuthorHead) *tree {
-	t := &tree{heads: map[byte][]AuthorHead{}}
+	t := &tree{}
 	root := sha256.New()
-	leaves := map[byte]*bytes.Buffer{}
+	var leaves [256]hash.Hash
 	for _, h := range heads {
 		root.Write(h.Author[:])
 		root.Write(binary.BigEndian.AppendUint64(nil, h.Seq))
@@ -100,15 +136,16 @@ func buildTree(heads []AuthorHead) *tree {
 		l := h.Author[0]
 		t.heads[l] = append(t.heads[l], h)
 		if leaves[l] == nil {
-			leaves[l] = &bytes.Buffer{}
+			leaves[l] = sha256.New()
 		}
 		lh := leafHash(h)
 		leaves[l].Write(lh[:])
 	}
 	copy(t.root[:], root.Sum(nil))
-	for l, b := range leaves {
-		d := sha256.Sum256(b.Bytes())
-		copy(t.level2[l][:], d[:8])
+	for l, d := range leaves {
+		if d != nil {
+			copy(t.level2[l][:], d.Sum(nil))
+		}
 	}
 	for i := 0; i < 16; i++ {
 		d := sha256.New()
@@ -120,11 +157,31 @@ func buildTree(heads []AuthorHead) *tree {
 	return t
 }
 
+// entry is one author in a heads message.
+type entry struct {
+	author [authorPrefix]byte
+	seq    uint64
+	head   [headPrefix]byte
+}
+
+// want is a responder's request for an author's envelopes after seq.
+type want struct {
+	index int
+	seq   uint64
+	head  [wantPrefix]byte
+}
+
+func prefixOf(id [32]byte) (p [authorPrefix]byte) {
+	copy(p[:], id[:])
+	return p
+}
+
 // SyncInitiate runs the initiator's side of anti-entropy with peer.
 func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 	var st SyncStats
 	t := buildTree(s.Heads())
-	msg := []byte{msgSummary}
+	msg := make([]byte, 0, 1+32+16*8)
+	msg = append(msg, msgSummary)
 	msg = append(msg, t.root[:]...)
 	for _, d := range t.level1 {
 		msg = append(msg, d[:]...)
@@ -137,46 +194,146 @@ func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) 
 	if err != nil {
 		return st, err
 	}
-	switch {
-	case len(m) == 1 && m[0] == msgInSync:
+	st.RoundTrips++
+	if len(m) == 1 && m[0] == msgInSync {
 		st.InSync = true
 		return st, nil
-	case len(m) < 2 || m[0] != msgLevel2:
-		return st, fmt.Errorf("%w: expected level-2 digests", ErrProtocol)
 	}
-	n := int(m[1])
-	if len(m) != 2+n*(1+16*8) {
-		return st, fmt.Errorf("%w: level-2 message of %d bytes", ErrProtocol, len(m))
+	leaves, err := parseLevel2(m, t)
+	if err != nil {
+		return st, err
 	}
-	var leaves []byte
-	for k := 0; k < n; k++ {
-		rec := m[2+k*(1+128):]
-		i := int(rec[0])
-		if i >= 16 {
-			return st, fmt.Errorf("%w: level-1 index %d", ErrProtocol, i)
-		}
-		for j := 0; j < 16; j++ {
-			if !bytes.Equal(rec[1+j*8:1+(j+1)*8], t.level2[i*16+j][:]) {
-				leaves = append(leaves, byte(i*16+j))
-			}
-		}
+	var mine []AuthorHead
+	for _, l := range leaves {
+		mine = append(mine, t.heads[l]...)
 	}
-	if err := sendHeads(f, t, leaves); err != nil {
+	if len(mine) > maxHeadsPerFrame {
+		return st, fmt.Errorf("%d authors differ, more than one frame carries", len(mine))
+	}
+	out := []byte{msgHeads}
+	out = binary.BigEndian.AppendUint16(out, uint16(len(leaves)))
+	out = append(out, leaves...)
+	out = binary.AppendUvarint(out, uint64(len(mine)))
+	for _, h := range mine {
+		out = append(out, h.Author[:authorPrefix]...)
+		out = binary.AppendUvarint(out, h.Seq)
+		out = append(out, h.Head[:headPrefix]...)
+	}
+	if err := f.WriteFrame(out); err != nil {
 		return st, err
 	}
 	st.Rounds++
-	theirs, err := readHeads(f, leaves)
+	m, err = f.ReadFrame()
+	if err != nil {
+		return st, err
+	}
+	st.RoundTrips++
+	wants, err := parseWants(m, len(mine))
 	if err != nil {
 		return st, err
 	}
 	if err := s.receiveEnvelopes(f, &st); err != nil {
 		return st, err
 	}
-	if err := s.sendMissing(f, peer, mine(t, leaves), theirs, &st); err != nil {
+	var sends []span
+	for _, w := range wants {
+		h := mine[w.index]
+		from := w.seq + 1
+		if w.seq > 0 && w.seq <= h.Seq {
+			// A different head at their sequence: a fork; send ours
+			// from there, as evidence.
+			if id, ok := s.chainID(h.Author, w.seq); !ok || !bytes.Equal(id[:wantPrefix], w.head[:]) {
+				from = w.seq
+			}
+		}
+		if from <= h.Seq {
+			sends = append(sends, span{h.Author, from, h.Seq})
+		}
+	}
+	if err := s.sendEnvelopes(f, peer, sends, &st); err != nil {
 		return st, err
 	}
-	st.Rounds++
 	return st, nil
+}
+
+// parseLevel2 reads a level-2 message and returns the leaves that differ
+// from t's, ascending.
+func parseLevel2(m []byte, t *tree) ([]byte, error) {
+	if len(m) < 2 || m[0] != msgLevel2 {
+		return nil, fmt.Errorf("%w: expected level-2 digests", ErrProtocol)
+	}
+	n := int(m[1])
+	rest := m[2:]
+	var leaves []byte
+	last := -1
+	for k := 0; k < n; k++ {
+		if len(rest) < 3 {
+			return nil, fmt.Errorf("%w: level-2 message truncated", ErrProtocol)
+		}
+		i := int(rest[0])
+		if i >= 16 || i <= last {
+			return nil, fmt.Errorf("%w: level-1 index %d after %d", ErrProtocol, i, last)
+		}
+		last = i
+		present := binary.BigEndian.Uint16(rest[1:3])
+		rest = rest[3:]
+		for j := 0; j < 16; j++ {
+			var theirs [8]byte
+			if present&(1<<(15-j)) != 0 {
+				if len(rest) < 8 {
+					return nil, fmt.Errorf("%w: level-2 message truncated", ErrProtocol)
+				}
+				copy(theirs[:], rest[:8])
+				rest = rest[8:]
+			}
+			if theirs != t.level2[i*16+j] {
+				leaves = append(leaves, byte(i*16+j))
+			}
+		}
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes in level-2 message", ErrProtocol, len(rest))
+	}
+	return leaves, nil
+}
+
+func parseWants(m []byte, entries int) ([]want, error) {
+	if len(m) < 1 || m[0] != msgWants {
+		return nil, fmt.Errorf("%w: expected wants", ErrProtocol)
+	}
+	rest := m[1:]
+	n, k := binary.Uvarint(rest)
+	if k <= 0 || n > uint64(entries) {
+		return nil, fmt.Errorf("%w: wants count", ErrProtocol)
+	}
+	rest = rest[k:]
+	out := make([]want, 0, n)
+	last := -1
+	for range n {
+		idx, k := binary.Uvarint(rest)
+		if k <= 0 || idx >= uint64(entries) || int(idx) <= last {
+			return nil, fmt.Errorf("%w: want of entry %d", ErrProtocol, idx)
+		}
+		rest = rest[k:]
+		w := want{index: int(idx)}
+		last = w.index
+		if w.seq, k = binary.Uvarint(rest); k <= 0 {
+			return nil, fmt.Errorf("%w: wants message truncated", ErrProtocol)
+		}
+		rest = rest[k:]
+		if w.seq > 0 {
+			if len(rest) < wantPrefix {
+				return nil, fmt.Errorf("%w: wants message truncated", ErrProtocol)
+			}
+			copy(w.head[:], rest)
+			rest = rest[wantPrefix:]
+		}
+		out = append(out, w)
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes in wants message", ErrProtocol, len(rest))
+	}
+	return out, nil
 }
 
 // SyncRespond runs the responder's side of anti-entropy with peer.
@@ -210,8 +367,17 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 	out[1] = byte(len(diff))
 	for _, i := range diff {
 		out = append(out, byte(i))
+		var present uint16
 		for j := 0; j < 16; j++ {
-			out = append(out, t.level2[i*16+j][:]...)
+			if len(t.heads[i*16+j]) > 0 {
+				present |= 1 << (15 - j)
+			}
+		}
+		out = binary.BigEndian.AppendUint16(out, present)
+		for j := 0; j < 16; j++ {
+			if len(t.heads[i*16+j]) > 0 {
+				out = append(out, t.level2[i*16+j][:]...)
+			}
 		}
 	}
 	if err := f.WriteFrame(out); err != nil {
@@ -226,145 +392,164 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 	if err != nil {
 		return st, err
 	}
-	if err := sendHeads(f, t, leaves); err != nil {
-		return st, err
+	byAuthor := make(map[[authorPrefix]byte]int, len(theirs))
+	for k, e := range theirs {
+		byAuthor[e.author] = k
 	}
-	if err := s.sendMissing(f, peer, mine(t, leaves), theirs, &st); err != nil {
+	matched := make([]bool, len(theirs))
+	var wants []want
+	var sends []span
+	for _, l := range leaves {
+		for _, h := range t.heads[l] {
+			k, ok := byAuthor[prefixOf(h.Author)]
+			if !ok {
+				sends = append(sends, span{h.Author, 1, h.Seq})
+				continue
+			}
+			matched[k] = true
+			e := theirs[k]
+			w := want{index: k, seq: h.Seq}
+			copy(w.head[:], h.Head[:])
+			switch {
+			case e.seq < h.Seq:
+				from := e.seq + 1
+				// A different head at their sequence: a fork; send
+				// ours from there, as evidence.
+				if id, ok := s.chainID(h.Author, e.seq); !ok || !bytes.Equal(id[:headPrefix], e.head[:]) {
+					from = e.seq
+				}
+				sends = append(sends, span{h.Author, from, h.Seq})
+			case e.seq == h.Seq:
+				if !bytes.Equal(h.Head[:headPrefix], e.head[:]) {
+					sends = append(sends, span{h.Author, h.Seq, h.Seq})
+					wants = append(wants, w)
+				}
+			default:
+				wants = append(wants, w)
+			}
+		}
+	}
+	for k := range theirs {
+		if !matched[k] {
+			wants = append(wants, want{index: k})
+		}
+	}
+	sort.Slice(wants, func(i, j int) bool { return wants[i].index < wants[j].index })
+	wm := []byte{msgWants}
+	wm = binary.AppendUvarint(wm, uint64(len(wants)))
+	for _, w := range wants {
+		wm = binary.AppendUvarint(wm, uint64(w.index))
+		wm = binary.AppendUvarint(wm, w.seq)
+		if w.seq > 0 {
+			wm = append(wm, w.head[:]...)
+		}
+	}
+	if err := f.WriteFrame(wm); err != nil {
 		return st, err
 	}
 	st.Rounds++
+	if err := s.sendEnvelopes(f, peer, sends, &st); err != nil {
+		return st, err
+	}
 	if err := s.receiveEnvelopes(f, &st); err != nil {
 		return st, err
 	}
 	return st, nil
 }
 
-func mine(t *tree, leaves []byte) map[crypto.DeviceID]AuthorHead {
-	out := map[crypto.DeviceID]AuthorHead{}
-	for _, l := range leaves {
-		for _, h := range t.heads[l] {
-			out[h.Author] = h
-		}
-	}
-	return out
-}
-
-func sendHeads(f Frames, t *tree, leaves []byte) error {
-	var heads []AuthorHead
-	for _, l := range leaves {
-		heads = append(heads, t.heads[l]...)
-	}
-	if len(heads) > maxHeadsPerFrame || len(leaves) > 256 {
-		return fmt.Errorf("%d authors differ, more than one frame carries", len(heads))
-	}
-	out := []byte{msgHeads}
-	out = binary.BigEndian.AppendUint16(out, uint16(len(leaves)))
-	out = append(out, leaves...)
-	out = binary.BigEndian.AppendUint16(out, uint16(len(heads)))
-	for _, h := range heads {
-		out = append(out, h.Author[:]...)
-		out = binary.BigEndian.AppendUint64(out, h.Seq)
-		out = append(out, h.Head[:]...)
-	}
-	return f.WriteFrame(out)
-}
-
-func parseHeads(m []byte) ([]byte, map[crypto.DeviceID]AuthorHead, error) {
+// parseHeads reads a heads message: the leaves compared, and the entries.
+func parseHeads(m []byte) ([]byte, []entry, error) {
 	if len(m) < 3 || m[0] != msgHeads {
 		return nil, nil, fmt.Errorf("%w: expected heads", ErrProtocol)
 	}
 	nl := int(binary.BigEndian.Uint16(m[1:3]))
-	if nl > 256 || len(m) < 3+nl+2 {
+	if nl > 256 || len(m) < 3+nl {
 		return nil, nil, fmt.Errorf("%w: heads message too short", ErrProtocol)
 	}
 	leaves := bytes.Clone(m[3 : 3+nl])
-	rest := m[3+nl:]
-	nh := int(binary.BigEndian.Uint16(rest[:2]))
-	rest = rest[2:]
-	if len(rest) != nh*72 {
-		return nil, nil, fmt.Errorf("%w: heads message of %d bytes for %d heads", ErrProtocol, len(rest), nh)
-	}
-	inLeaf := map[byte]bool{}
-	for _, l := range leaves {
+	var inLeaf [256]bool
+	for i, l := range leaves {
+		if i > 0 && l <= leaves[i-1] {
+			return nil, nil, fmt.Errorf("%w: leaves out of order", ErrProtocol)
+		}
 		inLeaf[l] = true
 	}
-	heads := map[crypto.DeviceID]AuthorHead{}
-	for k := 0; k < nh; k++ {
-		var h AuthorHead
-		copy(h.Author[:], rest[k*72:])
-		h.Seq = binary.BigEndian.Uint64(rest[k*72+32:])
-		copy(h.Head[:], rest[k*72+40:])
-		if !inLeaf[h.Author[0]] {
+	rest := m[3+nl:]
+	nh, k := binary.Uvarint(rest)
+	// An entry takes at least 33 bytes.
+	if k <= 0 || nh > uint64(len(rest))/(authorPrefix+1+headPrefix) {
+		return nil, nil, fmt.Errorf("%w: heads count", ErrProtocol)
+	}
+	rest = rest[k:]
+	entries := make([]entry, nh)
+	for i := range entries {
+		e := &entries[i]
+		if len(rest) < authorPrefix {
+			return nil, nil, fmt.Errorf("%w: heads message truncated", ErrProtocol)
+		}
+		copy(e.author[:], rest)
+		rest = rest[authorPrefix:]
+		if e.seq, k = binary.Uvarint(rest); k <= 0 || e.seq == 0 {
+			return nil, nil, fmt.Errorf("%w: heads message: bad sequence", ErrProtocol)
+		}
+		rest = rest[k:]
+		if len(rest) < headPrefix {
+			return nil, nil, fmt.Errorf("%w: heads message truncated", ErrProtocol)
+		}
+		copy(e.head[:], rest)
+		rest = rest[headPrefix:]
+		if !inLeaf[e.author[0]] {
 			return nil, nil, fmt.Errorf("%w: head outside the leaves asked for", ErrProtocol)
 		}
-		heads[h.Author] = h
+		if i > 0 && bytes.Compare(e.author[:], entries[i-1].author[:]) <= 0 {
+			return nil, nil, fmt.Errorf("%w: heads out of order", ErrProtocol)
+		}
 	}
-	return leaves, heads, nil
+	if len(rest) != 0 {
+		return nil, nil, fmt.Errorf("%w: %d trailing bytes in heads message", ErrProtocol, len(rest))
+	}
+	return leaves, entries, nil
 }
 
-func readHeads(f Frames, want []byte) (map[crypto.DeviceID]AuthorHead, error) {
-	m, err := f.ReadFrame()
-	if err != nil {
-		return nil, err
-	}
-	leaves, heads, err := parseHeads(m)
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(leaves, want) {
-		return nil, fmt.Errorf("%w: heads for other leaves than asked", ErrProtocol)
-	}
-	return heads, nil
+// span is a run of one author's chain to send.
+type span struct {
+	author   crypto.DeviceID
+	from, to uint64
 }
 
-// sendMissing sends the envelopes the peer lacks, judged from its heads, then done.
-func (s *Store) sendMissing(f Frames, peer crypto.DeviceID, ours, theirs map[crypto.DeviceID]AuthorHead, st *SyncStats) error {
-	authors := make([]crypto.DeviceID, 0, len(ours))
-	for a := range ours {
-		authors = append(authors, a)
-	}
-	sort.Slice(authors, func(i, j int) bool { return bytes.Compare(authors[i][:], authors[j][:]) < 0 })
+// sendEnvelopes sends the envelopes of spans, then done.
+func (s *Store) sendEnvelopes(f Frames, peer crypto.DeviceID, spans []span, st *SyncStats) error {
 	peerRelay := false
 	if m, ok := s.Trust().Member(peer); ok && m.Role == crypto.RoleRelay {
 		peerRelay = true
 	}
 	community := s.Community()
-	batch := []byte{msgEnvelopes, 0, 0}
+	var body []byte
 	count := 0
 	flush := func() error {
 		if count == 0 {
 			return nil
 		}
-		binary.BigEndian.PutUint16(batch[1:3], uint16(count))
-		if err := f.WriteFrame(batch); err != nil {
+		msg := make([]byte, 0, 1+binary.MaxVarintLen64+len(body))
+		msg = append(msg, msgEnvelopes)
+		msg = binary.AppendUvarint(msg, uint64(count))
+		msg = append(msg, body...)
+		if err := f.WriteFrame(msg); err != nil {
 			return err
 		}
 		st.Rounds++
-		batch, count = []byte{msgEnvelopes, 0, 0}, 0
+		body, count = body[:0], 0
 		return nil
 	}
-	for _, a := range authors {
-		o := ours[a]
-		from := uint64(1)
-		if t, ok := theirs[a]; ok {
-			if t.Seq >= o.Seq {
-				continue // they have as much or more; they send us theirs
-			}
-			from = t.Seq + 1
-			// A differing head at their sequence means a fork: the
-			// envelopes after it would not chain, so send from the fork.
-			if id, ok := s.chainID(a, t.Seq); !ok || id != t.Head {
-				from = t.Seq
-			}
-		}
-		for seq := from; seq <= o.Seq; seq++ {
-			id, ok := s.chainID(a, seq)
+	for _, sp := range spans {
+		for seq := sp.from; seq <= sp.to && seq >= sp.from; seq++ {
+			id, ok := s.chainID(sp.author, seq)
 			if !ok {
-				continue
+				continue // purged since the tree was built
 			}
 			e, err := s.Get(id)
 			if err != nil {
-				return err
+				continue
 			}
 			if e.Payload != nil && !peerRelay && !MayHoldPayload(e.Header, community, peer) {
 				e.Payload = nil
@@ -373,13 +558,13 @@ func (s *Store) sendMissing(f Frames, peer crypto.DeviceID, ours, theirs map[cry
 			if err != nil {
 				return err
 			}
-			if len(batch)+4+len(b) > envelopeFrame || count == 65535 {
+			if len(body)+2*binary.MaxVarintLen64+len(b) > envelopeFrame {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
-			batch = binary.BigEndian.AppendUint32(batch, uint32(len(b)))
-			batch = append(batch, b...)
+			body = binary.AppendUvarint(body, uint64(len(b)))
+			body = append(body, b...)
 			count++
 			st.Sent++
 		}
@@ -387,6 +572,7 @@ func (s *Store) sendMissing(f Frames, peer crypto.DeviceID, ours, theirs map[cry
 	if err := flush(); err != nil {
 		return err
 	}
+	st.Rounds++
 	return f.WriteFrame([]byte{msgDone})
 }
 
@@ -400,38 +586,45 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 		if len(m) == 1 && m[0] == msgDone {
 			return nil
 		}
-		if len(m) < 3 || m[0] != msgEnvelopes {
+		if len(m) < 2 || m[0] != msgEnvelopes {
 			return fmt.Errorf("%w: expected envelopes or done", ErrProtocol)
 		}
-		n := int(binary.BigEndian.Uint16(m[1:3]))
-		rest := m[3:]
+		n, k := binary.Uvarint(m[1:])
+		// An envelope takes at least two bytes.
+		if k <= 0 || n > uint64(len(m))/2 {
+			return fmt.Errorf("%w: envelopes count", ErrProtocol)
+		}
+		rest := m[1+k:]
 		envs := make([]*envelope.Envelope, 0, n)
-		for k := 0; k < n; k++ {
-			if len(rest) < 4 {
+		for range n {
+			l, k := binary.Uvarint(rest)
+			if k <= 0 || l > uint64(len(rest)-k) {
 				return fmt.Errorf("%w: envelopes message truncated", ErrProtocol)
 			}
-			l := int(binary.BigEndian.Uint32(rest[:4]))
-			if l > len(rest)-4 {
-				return fmt.Errorf("%w: envelopes message truncated", ErrProtocol)
-			}
-			e, err := envelope.Decode(bytes.Clone(rest[4 : 4+l]))
+			rest = rest[k:]
+			e, err := envelope.Decode(bytes.Clone(rest[:l]))
 			if err != nil {
 				st.Refused++
 			} else {
 				envs = append(envs, e)
 			}
-			rest = rest[4+l:]
+			rest = rest[l:]
 		}
 		if len(rest) != 0 {
 			return fmt.Errorf("%w: %d trailing bytes in envelopes message", ErrProtocol, len(rest))
 		}
-		st.Received += n
+		st.Received += int(n)
 		res, err := s.Add(envs...)
 		if err != nil {
 			return err
 		}
 		st.Admitted += len(res.Admitted)
 		st.Refused += len(res.Refused)
+		for _, r := range res.Refused {
+			if r.Reason == ReasonEquivocation {
+				st.Forks++
+			}
+		}
 		st.Purged += res.Purged
 	}
 }

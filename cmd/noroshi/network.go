@@ -23,6 +23,8 @@ type netFlags struct {
 	profile   string
 	offline   bool
 	interval  time.Duration
+	noMDNS    bool
+	mdnsIface string
 }
 
 func (f *netFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +35,8 @@ func (f *netFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "lan", "lan (a venue network) or wan (relays across the internet)")
 	fs.BoolVar(&f.offline, "offline", false, "hold the home for the CLI only, with no network")
 	fs.DurationVar(&f.interval, "anti-entropy", 5*time.Second, "time between two anti-entropy rounds")
+	fs.BoolVar(&f.noMDNS, "no-mdns", false, "do not advertise this device on the local network nor look for peers there (mDNS)")
+	fs.StringVar(&f.mdnsIface, "mdns-interface", "", "network interface for mDNS (default: every interface up with multicast)")
 }
 
 func (f *netFlags) config() (app.NetworkConfig, error) {
@@ -49,7 +53,7 @@ func (f *netFlags) config() (app.NetworkConfig, error) {
 		return app.NetworkConfig{}, fmt.Errorf("%w: --profile %q: use lan or wan", app.ErrInvalid, f.profile)
 	}
 	return app.NetworkConfig{BindAddr: host, BindPort: p, Advertise: f.advertise, Join: f.join, Relays: f.relays,
-		Profile: prof, AntiEntropy: f.interval}, nil
+		Profile: prof, AntiEntropy: f.interval, MDNS: !f.noMDNS, MDNSInterface: f.mdnsIface}, nil
 }
 
 func (c *cli) peersCmd() *cobra.Command {

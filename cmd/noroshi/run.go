@@ -94,10 +94,12 @@ type opts struct {
 	home           string
 	passphraseFile string
 	json           bool
+	demo           bool
 }
 
 func newRoot(e *env) *cobra.Command {
 	o := &opts{}
+	c := &cli{env: e, o: o}
 	root := &cobra.Command{
 		Use:   "noroshi",
 		Short: "Noroshi: offline-first sharing of cyber-security information for a large event",
@@ -109,20 +111,43 @@ every device, so it keeps working without a central server.
 Noroshi は大規模イベントのためのサイバーセキュリティ情報共有ツールです。`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// With no command, noroshi opens the desktop app (gui.go; nogui.go
+		// in the relay build says there is none).
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return cmd.Help()
+			return c.desktop()
 		},
 	}
+	root.Flags().BoolVar(&o.demo, "demo", false, "open the desktop app on the demo community (created in its own home if absent)")
 	pf := root.PersistentFlags()
 	pf.StringVar(&o.home, "home", "", "home directory (default $NOROSHI_HOME, else the per-user data directory)")
 	pf.StringVar(&o.passphraseFile, "passphrase-file", "", "read the passphrase from this file (else $NOROSHI_PASSPHRASE, else a prompt)")
 	pf.BoolVar(&o.json, "json", false, "print data as JSON")
-	c := &cli{env: e, o: o}
 	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.inviteCmd(), c.joinCmd(),
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
 		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
 	return root
+}
+
+// desktop opens the desktop app on the home, or with --demo on the demo
+// community's own home (as `noroshi demo` names it).
+func (c *cli) desktop() error {
+	home, err := c.home()
+	if err != nil {
+		return err
+	}
+	demoHome := c.o.home
+	if demoHome == "" {
+		def, err := app.DefaultHome()
+		if err != nil {
+			return err
+		}
+		demoHome = def + "-demo"
+	} else if !filepath.IsAbs(demoHome) {
+		demoHome = filepath.Join(c.env.cwd, demoHome)
+	}
+	return runGUI(c.env, home, demoHome, c.o.demo)
 }
 
 // cli holds what the commands share.

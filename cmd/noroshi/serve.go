@@ -19,7 +19,7 @@ import (
 func (c *cli) serveCmd() *cobra.Command {
 	var nf netFlags
 	cmd := &cobra.Command{
-		Use:   "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR ...] [--relay ADDR ...] [--profile lan|wan]",
+		Use:   "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR ...] [--relay ADDR ...] [--profile lan|wan] [--no-mdns]",
 		Short: "Run this device headless as a peer or relay; the CLI talks to it over the control socket",
 		Long: `serve unlocks the home once and keeps it open. While it runs, every other
 noroshi command on this home is carried out by this process over the control
@@ -29,7 +29,9 @@ store's file lock. Stop it with Ctrl-C or SIGTERM.
 It replicates with peers: gossip (memberlist, encrypted with the community
 transport key) with the peers given by --join and those learned from them,
 anti-entropy with a random peer every few seconds, and sync streams to the
-relays given by --relay. A device whose role is relay keeps every payload it
+relays given by --relay. Peers on the same LAN are found by mDNS unless
+--no-mdns is given (what mDNS shows to the LAN: that a Noroshi node runs at
+this address and port, nothing of the community). A device whose role is relay keeps every payload it
 cannot read, and forwards it. --offline holds the home with no network.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

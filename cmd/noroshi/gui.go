@@ -1,0 +1,115 @@
+//go:build !nogui
+
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"fyne.io/fyne/v2"
+	fyneapp "fyne.io/fyne/v2/app"
+
+	"noroshi/app"
+	"noroshi/gui"
+	"noroshi/replica"
+)
+
+// appID identifies the desktop app to Fyne (preferences, notifications);
+// FyneApp.toml beside this file says the same.
+const appID = "jp.noroshi.desktop"
+
+// hasGUI reports that this build carries the desktop app.
+const hasGUI = true
+
+// guiPort is where the desktop app listens for peers on the LAN, as
+// `noroshi serve` does by default.
+const guiPort = 7946
+
+// runGUI opens the desktop app on home, or on the demo community (created
+// if absent) in demoHome. It returns when the window closes.
+func runGUI(e *env, home, demoHome string, demo bool) error {
+	if runtime.GOOS == "linux" && e.getenv("DISPLAY") == "" && e.getenv("WAYLAND_DISPLAY") == "" {
+		return errors.New("no display to open the desktop app on: run a command instead (noroshi help), or set DISPLAY")
+	}
+	shotDir := e.getenv("NOROSHI_SCREENSHOTS")
+	if shotDir != "" && e.getenv("GALLIUM_DRIVER") == "" {
+		// Mesa's llvmpipe reads back a blank front buffer under Xvfb;
+		// softpipe draws the same picture and reads it back.
+		os.Setenv("GALLIUM_DRIVER", "softpipe")
+	}
+	fa := fyneapp.NewWithID(appID)
+	if err := gui.SetLanguage(gui.LanguagePreference(fa)); err != nil {
+		fmt.Fprintf(e.stderr, "noroshi: translations: %v\n", err)
+	}
+	w := fa.NewWindow("Noroshi")
+	w.Resize(fyne.NewSize(1366, 768))
+	cfg := app.DefaultConfig(home)
+	cfg.WorkFactor = e.workFactor
+	var ls *localServer
+	var shotNet atomic.Pointer[app.Network] // the window's network in a screenshot run
+	gcfg := gui.Config{
+		App: cfg, DemoHome: demoHome, Demo: demo, Passphrase: e.getenv("NOROSHI_PASSPHRASE"), Live: true,
+		StartNetwork: func(a *app.App) (gui.Network, error) {
+			n, err := startGUINetwork(a)
+			if err != nil {
+				return nil, err
+			}
+			return n, nil
+		},
+		OnOpen: func(a *app.App, n gui.Network) {
+			nw, _ := n.(*app.Network)
+			var err error
+			if ls, err = listenLocal(a, e.workFactor, nw); err != nil {
+				fmt.Fprintf(e.stderr, "noroshi: the CLI cannot reach this window: %v\n", err)
+			}
+		},
+		OnClose: func(*app.App) {
+			if ls != nil {
+				ls.Close()
+				ls = nil
+			}
+		},
+	}
+	if shotDir != "" {
+		// Deterministic pictures: views load synchronously, and the network
+		// stays on loopback.
+		gcfg.Live = false
+		gcfg.StartNetwork = func(a *app.App) (gui.Network, error) {
+			n, err := screenshotNetwork(a)
+			if err != nil {
+				return nil, err
+			}
+			shotNet.Store(n)
+			return n, nil
+		}
+	}
+	s := gui.Start(fa, w, gcfg)
+	shotDone := make(chan error, 1)
+	if shotDir != "" {
+		go func() { shotDone <- takeScreenshots(fa, w, s, shotDir, e, shotNet.Load) }()
+	} else {
+		shotDone <- nil
+	}
+	w.ShowAndRun()
+	s.Close()
+	return <-shotDone
+}
+
+// startGUINetwork replicates on the LAN like `noroshi serve`: gossip on
+// guiPort, or on any free port when another process holds it.
+func startGUINetwork(a *app.App) (*app.Network, error) {
+	nc := app.NetworkConfig{BindAddr: "0.0.0.0", BindPort: guiPort, Profile: replica.ProfileLAN, AntiEntropy: 5 * time.Second}
+	n, err := a.StartNetwork(nc)
+	if err != nil && !errors.Is(err, app.ErrNoCommunity) && !errors.Is(err, app.ErrNotAllowed) {
+		nc.BindPort = 0
+		n, err = a.StartNetwork(nc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}

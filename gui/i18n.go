@@ -1,0 +1,80 @@
+package gui
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"fyne.io/fyne/v2/lang"
+)
+
+//go:embed translation/*.json
+var translations embed.FS
+
+// Languages the UI speaks, by code, with their own names (never translated).
+var Languages = []struct{ Code, Name string }{{"ja", "日本語"}, {"en", "English"}}
+
+var (
+	englishOnce sync.Once
+	english     map[string]string
+)
+
+// englishText returns the English text of key, the fallback when the chosen
+// language lacks it.
+func englishText(key string) (string, bool) {
+	englishOnce.Do(func() {
+		b, err := translations.ReadFile("translation/en.json")
+		if err == nil {
+			err = json.Unmarshal(b, &english)
+		}
+		if err != nil {
+			english = map[string]string{}
+		}
+	})
+	s, ok := english[key]
+	return s, ok
+}
+
+// T returns the text of a translation key in the current language.
+func T(key string) string {
+	fallback, ok := englishText(key)
+	if !ok {
+		fallback = key
+	}
+	return lang.X(key, fallback)
+}
+
+// Tf formats the text of a translation key with fmt verbs.
+func Tf(key string, args ...any) string { return fmt.Sprintf(T(key), args...) }
+
+// SetLanguage selects the UI language: "ja", "en", or "" for the system's.
+// Fyne's lang package takes the language from the environment, so the
+// choice is put there (LANGUAGE, which gettext and Fyne read first) before
+// the translations are loaded again; the fonts that Fyne looks up for the
+// language follow it too.
+func SetLanguage(code string) error {
+	if code != "" {
+		os.Setenv("LANGUAGE", code)
+		// LANGUAGE is ignored when the locale is C or POSIX.
+		for _, v := range []string{"LC_ALL", "LC_MESSAGES", "LANG"} {
+			if cur := os.Getenv(v); cur != "" {
+				if cur == "C" || cur == "POSIX" {
+					os.Setenv(v, code+".UTF-8")
+				}
+				break
+			}
+		}
+	}
+	return lang.AddTranslationsFS(translations, "translation")
+}
+
+// CurrentLanguage returns the code of the language the UI speaks now.
+func CurrentLanguage() string {
+	if strings.HasPrefix(T("lang.code"), "ja") {
+		return "ja"
+	}
+	return "en"
+}

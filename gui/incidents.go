@@ -1,0 +1,271 @@
+package gui
+
+import (
+	"strconv"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"noroshi/app"
+)
+
+// incidentView is the consultation window: the board of every incident by
+// status (coordinators), the list of the incidents this device can read,
+// the report form, and the selected incident's timeline and update form.
+type incidentView struct {
+	u    *UI
+	obj  fyne.CanvasObject
+	tabs *container.AppTabs
+
+	boardTab *container.TabItem
+	board    *fyne.Container
+	list     *widget.List
+	items    []app.Incident
+
+	// report form
+	category  *widget.Select
+	title     *widget.Entry
+	affects   *widget.RadioGroup
+	support   *widget.Check
+	desc      *widget.Entry
+	report    *widget.Button
+	catOf     func(string) app.Category
+	affectsOf func(string) app.Affects
+
+	// detail and update form
+	detail    *fyne.Container
+	scroll    *container.Scroll
+	status    *widget.Select
+	statusOf  func(string) app.Status
+	assign    *widget.Select
+	note      *widget.Entry
+	update    *widget.Button
+	shown     *app.Incident
+	selecting bool
+}
+
+func newIncidentView(u *UI) *incidentView {
+	v := &incidentView{u: u, board: container.NewGridWithColumns(len(app.Statuses)), detail: container.NewVBox(), title: widget.NewEntry(), desc: widget.NewMultiLineEntry(), note: widget.NewMultiLineEntry()}
+	v.list = widget.NewList(func() int { return len(v.items) }, func() fyne.CanvasObject {
+		t := widget.NewLabel("")
+		t.Truncation = fyne.TextTruncateEllipsis
+		m := widget.NewLabel("")
+		m.Truncation = fyne.TextTruncateEllipsis
+		m.SizeName = theme.SizeNameCaptionText
+		return container.NewVBox(t, m)
+	}, func(id widget.ListItemID, o fyne.CanvasObject) {
+		if id >= len(v.items) {
+			return
+		}
+		i := v.items[id]
+		box := o.(*fyne.Container)
+		box.Objects[0].(*widget.Label).SetText("[" + enum("status", i.Status) + "] " + i.Title)
+		box.Objects[1].(*widget.Label).SetText(enum("category", i.Category) + " · " + i.OrgName + " · " + Tf("incident.updated", when(i.Updated)))
+	})
+	v.list.OnSelected = func(id widget.ListItemID) {
+		if v.selecting || id >= len(v.items) {
+			return
+		}
+		v.selectIncident(v.items[id].ID)
+	}
+
+	var catNames, affNames []string
+	catNames, v.catOf = enumOptions("category", app.Categories)
+	affNames, v.affectsOf = enumOptions("affects", []app.Affects{app.AffectsYes, app.AffectsNo, app.AffectsUnknown})
+	v.category = newSelect(catNames, nil)
+	v.affects = widget.NewRadioGroup(affNames, nil)
+	v.affects.Horizontal = true
+	v.affects.SetSelected(enum("affects", app.AffectsUnknown))
+	v.support = widget.NewCheck(T("incident.support_requested"), nil)
+	v.desc.SetMinRowsVisible(6)
+	v.desc.Wrapping = fyne.TextWrapWord
+	v.report = widget.NewButtonWithIcon(T("incident.report_button"), theme.MailSendIcon(), func() { v.submitReport() })
+	v.report.Importance = widget.HighImportance
+	reportForm := widget.NewForm(
+		widget.NewFormItem(T("incident.category"), v.category),
+		widget.NewFormItem(T("incident.title"), v.title),
+		widget.NewFormItem(T("incident.affects"), v.affects),
+		widget.NewFormItem("", v.support),
+		widget.NewFormItem(T("incident.description"), v.desc),
+	)
+	reportTab := container.NewVScroll(container.NewPadded(container.NewVBox(wrapLabel(T("incident.report_intro")), reportForm, container.NewHBox(v.report))))
+
+	var statusNames []string
+	statusNames, v.statusOf = enumOptions("status", app.Statuses)
+	v.status = newSelect(statusNames, nil)
+	v.status.PlaceHolder = T("incident.status_unchanged")
+	v.assign = newSelect(nil, nil)
+	v.assign.PlaceHolder = T("incident.assign_nobody")
+	v.note.SetPlaceHolder(T("incident.note_placeholder"))
+	v.note.SetMinRowsVisible(2)
+	v.note.Wrapping = fyne.TextWrapWord
+	v.update = widget.NewButtonWithIcon(T("incident.update_button"), theme.ConfirmIcon(), func() { v.submitUpdate() })
+	v.update.Importance = widget.HighImportance
+
+	v.boardTab = container.NewTabItem(T("incident.board"), container.NewVScroll(v.board))
+	v.tabs = container.NewAppTabs(
+		v.boardTab,
+		container.NewTabItem(T("incident.list"), v.list),
+		container.NewTabItem(T("incident.report"), reportTab),
+	)
+	v.scroll = container.NewVScroll(container.NewPadded(v.detail))
+	split := container.NewHSplit(v.tabs, v.scroll)
+	split.Offset = 0.64
+	v.obj = split
+	return v
+}
+
+func (v *incidentView) selectIncident(id string) {
+	v.u.setQuery(func(q *query) { q.incident = id })
+}
+
+func (v *incidentView) apply(ev event) {
+	v.items = ev.incidents
+	v.list.Refresh()
+	sel := v.u.query().incident
+	v.selecting = true
+	v.list.UnselectAll()
+	for i, it := range v.items {
+		if it.ID == sel {
+			v.list.Select(i)
+		}
+	}
+	v.selecting = false
+	v.applyBoard(ev)
+	var names []string
+	for _, m := range ev.members {
+		names = append(names, m.Name)
+	}
+	v.assign.SetOptions(names)
+	v.applyDetail(ev)
+}
+
+// applyBoard lays out one column per status, each incident a card with its
+// organisation and age. Coordinators see every incident; others see their
+// organisation's.
+func (v *incidentView) applyBoard(ev event) {
+	v.boardTab.Text = T("incident.board")
+	if !ev.who.IsCoordinator() {
+		v.boardTab.Text = T("incident.board_org")
+	}
+	v.board.Objects = nil
+	now := v.u.now()
+	for _, s := range app.Statuses {
+		col := container.NewVBox()
+		n := 0
+		for _, i := range ev.incidents {
+			if i.Status != s {
+				continue
+			}
+			n++
+			i := i
+			tap := widget.NewButton("", func() { v.selectIncident(i.ID) })
+			tap.Importance = widget.LowImportance
+			label := wrapLabel(i.Title)
+			label.TextStyle.Bold = i.Affects == app.AffectsYes
+			meta := wrapLabel(i.OrgName + "\n" + Tf("incident.age", age(now.Sub(i.Opened))))
+			meta.SizeName = theme.SizeNameCaptionText
+			info := container.NewVBox(label, meta)
+			if i.SupportRequested {
+				sup := wrapLabel(T("incident.support_yes"))
+				sup.SizeName = theme.SizeNameCaptionText
+				sup.Importance = widget.WarningImportance
+				info.Add(sup)
+			}
+			col.Add(container.NewStack(tap, info))
+			col.Add(widget.NewSeparator())
+		}
+		head := boldLabel(enum("status", s) + " (" + strconv.Itoa(n) + ")")
+		v.board.Add(container.NewBorder(head, nil, nil, nil, col))
+	}
+	v.board.Refresh()
+}
+
+func (v *incidentView) applyDetail(ev event) {
+	i := ev.incident
+	v.shown = i
+	if i == nil {
+		v.detail.Objects = []fyne.CanvasObject{container.NewCenter(widget.NewLabel(T("incident.none_selected")))}
+		v.detail.Refresh()
+		return
+	}
+	support := T("incident.support_no")
+	if i.SupportRequested {
+		support = T("incident.support_yes")
+	}
+	objs := []fyne.CanvasObject{
+		heading(i.Title),
+		boldLabel(enum("status", i.Status) + " · " + enum("category", i.Category)),
+		wrapLabel(Tf("incident.reported_by", i.ReporterName, i.OrgName, when(i.Opened))),
+		wrapLabel(T("incident.affects_label") + ": " + enum("affects", i.Affects) + " · " + support),
+	}
+	if i.AssigneeName != "" {
+		objs = append(objs, wrapLabel(Tf("incident.assigned_to", i.AssigneeName)))
+	}
+	if i.Exercise != "" {
+		objs = append([]fyne.CanvasObject{banner(Tf("exercise.banner", i.Exercise), exerciseColour)}, objs...)
+	}
+	if i.Body != "" {
+		objs = append(objs, widget.NewSeparator(), safeMarkdown(i.Body, v.u.post.confirmLink))
+	}
+	objs = append(objs, widget.NewSeparator(), section(T("incident.timeline")))
+	objs = append(objs, wrapLabel(when(i.Opened)+"  "+enum("status", app.StatusReported)+" · "+i.ReporterName))
+	for _, e := range i.Timeline {
+		line := when(e.Time) + "  "
+		if e.Status != "" {
+			line += enum("status", e.Status) + " · "
+		}
+		line += e.AuthorName
+		if e.Assign != "" {
+			line += " · " + Tf("incident.assigned_to", e.Assign)
+		}
+		objs = append(objs, wrapLabel(line))
+		if e.Note != "" {
+			n := wrapLabel(e.Note)
+			n.Importance = widget.MediumImportance
+			objs = append(objs, container.NewPadded(n))
+		}
+	}
+	objs = append(objs, widget.NewSeparator(), section(T("incident.update")),
+		widget.NewForm(
+			widget.NewFormItem(T("incident.status"), v.status),
+			widget.NewFormItem(T("incident.assign"), v.assign),
+			widget.NewFormItem(T("incident.note"), v.note),
+		), container.NewHBox(v.update))
+	v.detail.Objects = objs
+	v.detail.Refresh()
+}
+
+func (v *incidentView) submitReport() {
+	inc, err := v.u.a.ReportIncident(app.IncidentDraft{Category: v.catOf(v.category.Selected), Title: v.title.Text, Body: v.desc.Text,
+		Affects: v.affectsOf(v.affects.Selected), SupportRequested: v.support.Checked})
+	if err != nil {
+		v.u.showErr(err)
+		return
+	}
+	v.title.SetText("")
+	v.desc.SetText("")
+	v.support.SetChecked(false)
+	v.tabs.SelectIndex(1)
+	v.selectIncident(inc.ID)
+}
+
+func (v *incidentView) submitUpdate() {
+	if v.shown == nil {
+		return
+	}
+	ch := app.IncidentChange{Note: v.note.Text, Assign: v.assign.Selected}
+	if v.status.Selected != "" {
+		ch.Status = v.statusOf(v.status.Selected)
+	}
+	if _, err := v.u.a.UpdateIncident(v.shown.ID, ch); err != nil {
+		v.u.showErr(err)
+		return
+	}
+	v.note.SetText("")
+	v.status.ClearSelected()
+	v.assign.ClearSelected()
+	v.u.refresh()
+}

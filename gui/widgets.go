@@ -1,0 +1,395 @@
+package gui
+
+import (
+	"fmt"
+	"image/color"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"fyne.io/fyne/v2"
+	"fyne.io/fyne/v2/canvas"
+	"fyne.io/fyne/v2/container"
+	"fyne.io/fyne/v2/layout"
+	"fyne.io/fyne/v2/theme"
+	"fyne.io/fyne/v2/widget"
+
+	"noroshi/app"
+)
+
+// FIRST TLP 2.0 colours: the label is coloured text on black.
+var tlpColours = map[string]color.NRGBA{
+	app.TLPRed.Label():         {R: 0xFF, G: 0x2B, B: 0x2B, A: 0xFF},
+	app.TLPAmber.Label():       {R: 0xFF, G: 0xC0, B: 0x00, A: 0xFF},
+	app.TLPAmberStrict.Label(): {R: 0xFF, G: 0xC0, B: 0x00, A: 0xFF},
+	app.TLPGreen.Label():       {R: 0x33, G: 0xFF, B: 0x00, A: 0xFF},
+	app.TLPClear.Label():       {R: 0xFF, G: 0xFF, B: 0xFF, A: 0xFF},
+}
+
+// TLPColour returns the FIRST colour of a TLP label ("TLP:RED").
+func TLPColour(label string) color.NRGBA {
+	if c, ok := tlpColours[label]; ok {
+		return c
+	}
+	return color.NRGBA{R: 0xFF, G: 0xFF, B: 0xFF, A: 0xFF}
+}
+
+// tlpBadge shows a TLP label as FIRST draws it: coloured, bold, on black.
+type tlpBadge struct {
+	widget.BaseWidget
+	text *canvas.Text
+	bg   *canvas.Rectangle
+}
+
+func newTLPBadge(label string) *tlpBadge {
+	b := &tlpBadge{text: canvas.NewText(label, TLPColour(label)), bg: canvas.NewRectangle(color.Black)}
+	b.text.TextStyle = fyne.TextStyle{Bold: true}
+	b.text.TextSize = theme.CaptionTextSize() + 1
+	b.bg.CornerRadius = 3
+	b.ExtendBaseWidget(b)
+	return b
+}
+
+// SetLabel changes the label and its colour.
+func (b *tlpBadge) SetLabel(label string) {
+	b.text.Text = label
+	b.text.Color = TLPColour(label)
+	b.Refresh()
+}
+
+func (b *tlpBadge) CreateRenderer() fyne.WidgetRenderer {
+	return widget.NewSimpleRenderer(container.NewStack(b.bg, container.New(layout.NewCustomPaddedLayout(1, 1, 5, 5), b.text)))
+}
+
+// banner is a full-width coloured strip with one line of text.
+func banner(text string, bg color.Color) fyne.CanvasObject {
+	t := canvas.NewText(text, color.White)
+	t.TextStyle = fyne.TextStyle{Bold: true}
+	t.Alignment = fyne.TextAlignCenter
+	return container.NewStack(canvas.NewRectangle(bg), container.NewPadded(t))
+}
+
+var (
+	demoColour     = color.NRGBA{R: 0xB0, G: 0x3A, B: 0x00, A: 0xFF}
+	exerciseColour = color.NRGBA{R: 0x6A, G: 0x1B, B: 0x9A, A: 0xFF}
+	unreadColour   = color.NRGBA{R: 0x1E, G: 0x88, B: 0xE5, A: 0xFF}
+	starColour     = color.NRGBA{R: 0xFF, G: 0xB3, B: 0x00, A: 0xFF}
+)
+
+// when formats a time for people: local date and time with its zone.
+func when(t time.Time) string {
+	if t.IsZero() {
+		return T("time.never")
+	}
+	return t.Format("2006-01-02 15:04 MST")
+}
+
+// age formats how long ago something happened, coarsely.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return T("age.now")
+	case d < time.Hour:
+		return Tf("age.minutes", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return Tf("age.hours", int(d.Hours()), int(d.Minutes())%60)
+	}
+	return Tf("age.days", int(d.Hours()/24))
+}
+
+// sizeText formats a byte count.
+func sizeText(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	}
+	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+}
+
+// enum returns the translation of an enumerated value: "type.malware" etc.
+func enum[E ~string](prefix string, v E) string {
+	if v == "" {
+		return ""
+	}
+	return T(prefix + "." + string(v))
+}
+
+// enumOptions returns the translated names of values, and a function that
+// maps a name back to its value.
+func enumOptions[E ~string](prefix string, values []E) ([]string, func(string) E) {
+	names := make([]string, len(values))
+	back := map[string]E{}
+	for i, v := range values {
+		names[i] = enum(prefix, v)
+		back[names[i]] = v
+	}
+	return names, func(s string) E { return back[s] }
+}
+
+var (
+	urlPattern  = regexp.MustCompile(`(?i)\b(?:https?|ftp)://[^\s<>()\[\]"']+`)
+	ipv4Pattern = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`)
+	hashPattern = regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`)
+	// A domain as an indicator: labels and a known-looking top-level label,
+	// already defanged ("evil[.]example") or not.
+	domainPattern = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.|\[\.\]))+(?:[a-z]{2,24})\b`)
+)
+
+// Defang makes an indicator safe to show: "http://evil.example/x" becomes
+// "hxxp://evil[.]example/x", "198.51.100.23" becomes "198.51.100[.]23".
+// Text already defanged is left as it is.
+func Defang(s string) string {
+	s = urlPattern.ReplaceAllStringFunc(s, defangURL)
+	s = ipv4Pattern.ReplaceAllStringFunc(s, func(ip string) string {
+		i := strings.LastIndex(ip, ".")
+		return ip[:i] + "[.]" + ip[i+1:]
+	})
+	return s
+}
+
+func defangURL(u string) string {
+	scheme, rest, _ := strings.Cut(u, "://")
+	switch strings.ToLower(scheme) {
+	case "http":
+		scheme = "hxxp"
+	case "https":
+		scheme = "hxxps"
+	case "ftp":
+		scheme = "fxp"
+	}
+	host, path, _ := strings.Cut(rest, "/")
+	host = strings.ReplaceAll(host, ".", "[.]")
+	if path != "" || strings.HasSuffix(rest, "/") {
+		host += "/" + path
+	}
+	return scheme + "[:]//" + host
+}
+
+// Indicator is one indicator found in a post's text, for display.
+type Indicator struct {
+	Kind    string // "url", "ip", "domain", "hash"
+	Value   string // as written (possibly defanged by its author)
+	Defang  string // safe to show
+	Refang  string // the plain value, for a blocklist
+	Example bool
+}
+
+// Indicators lists the indicators in a text: URLs, IPv4 addresses, domains
+// and hashes, each once, in order of appearance. It only reads text for
+// display; nothing is looked up or opened.
+func Indicators(text string) []Indicator {
+	var out []Indicator
+	seen := map[string]bool{}
+	add := func(kind, v string) {
+		plain := refang(v)
+		if seen[plain] {
+			return
+		}
+		seen[plain] = true
+		out = append(out, Indicator{Kind: kind, Value: v, Defang: Defang(plain), Refang: plain})
+	}
+	for _, u := range urlPattern.FindAllString(refang(text), -1) {
+		add("url", u)
+	}
+	for _, ip := range ipv4Pattern.FindAllString(refang(text), -1) {
+		add("ip", ip)
+	}
+	for _, h := range hashPattern.FindAllString(text, -1) {
+		add("hash", strings.ToLower(h))
+	}
+	for _, d := range domainPattern.FindAllString(text, -1) {
+		plain := refang(d)
+		if !strings.Contains(d, "[.]") && !inURL(plain, out) {
+			// A bare word.word is often prose or a file name: count it only
+			// when its author defanged it, or when it is a URL's host.
+			continue
+		}
+		if ipv4Pattern.MatchString(plain) {
+			continue
+		}
+		add("domain", d)
+	}
+	for i := range out {
+		if out[i].Kind == "domain" {
+			out[i].Defang = strings.ReplaceAll(out[i].Refang, ".", "[.]")
+		}
+	}
+	return out
+}
+
+func inURL(host string, ins []Indicator) bool {
+	for _, in := range ins {
+		if in.Kind == "url" {
+			if u, err := url.Parse(in.Refang); err == nil && strings.EqualFold(u.Hostname(), host) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// refang undoes the usual defanging: hxxp, [.], [:].
+func refang(s string) string {
+	r := strings.NewReplacer("hxxps[:]//", "https://", "hxxp[:]//", "http://", "fxp[:]//", "ftp://",
+		"hxxps://", "https://", "hxxp://", "http://", "fxp://", "ftp://", "[.]", ".", "(.)", ".", "[:]", ":")
+	return r.Replace(s)
+}
+
+// safeMarkdown renders a post body: Markdown, with every link opened only
+// after a confirmation that shows its full address, images never fetched
+// (their address is shown as text instead), and bare URLs and addresses in
+// the text defanged.
+func safeMarkdown(body string, confirm func(u *url.URL)) *widget.RichText {
+	// Fyne's Markdown reader splits text at brackets and puts spaces
+	// between the pieces: "evil[.]example" would read "evil[ . ]example".
+	// Defanged dots and colons travel through it as private-use runes.
+	rt := widget.NewRichTextFromMarkdown(hideDefang.Replace(body))
+	rt.Wrapping = fyne.TextWrapWord
+	rt.Segments = safeSegments(rt.Segments, confirm)
+	rt.Refresh()
+	return rt
+}
+
+var (
+	hideDefang = strings.NewReplacer("[.]", "\uE000", "[:]", "\uE001")
+	showDefang = strings.NewReplacer("\uE000", "[.]", "\uE001", "[:]")
+)
+
+func safeSegments(segs []widget.RichTextSegment, confirm func(u *url.URL)) []widget.RichTextSegment {
+	out := make([]widget.RichTextSegment, 0, len(segs))
+	for _, s := range mergeText(segs) {
+		switch v := s.(type) {
+		case *widget.HyperlinkSegment:
+			v.Text = showDefang.Replace(v.Text)
+			u := v.URL
+			v.OnTapped = func() { confirm(u) }
+			if u != nil && v.Text == u.String() {
+				v.Text = Defang(v.Text)
+			}
+		case *widget.ImageSegment:
+			addr := ""
+			if v.Source != nil {
+				addr = v.Source.String()
+			}
+			out = append(out, &widget.TextSegment{Style: widget.RichTextStyleInline, Text: Tf("post.image_not_loaded", Defang(addr))})
+			continue
+		case *widget.TextSegment:
+			v.Text = Defang(showDefang.Replace(v.Text))
+		case *widget.ListSegment:
+			v.Items = safeSegments(v.Items, confirm)
+		case *widget.ParagraphSegment:
+			v.Texts = safeSegments(v.Texts, confirm)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// mergeText joins neighbouring inline text segments of the same style: the
+// Markdown parser splits "evil[.]example" at the brackets, and the pieces
+// would be drawn apart and defanged separately.
+func mergeText(segs []widget.RichTextSegment) []widget.RichTextSegment {
+	var out []widget.RichTextSegment
+	for _, s := range segs {
+		t, ok := s.(*widget.TextSegment)
+		if ok && len(out) > 0 {
+			if prev, ok := out[len(out)-1].(*widget.TextSegment); ok && prev.Style == t.Style && t.Style.Inline {
+				prev.Text += t.Text
+				continue
+			}
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// wrapLabel is a label that wraps words.
+func wrapLabel(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// boldLabel is a bold label.
+func boldLabel(text string) *widget.Label {
+	l := widget.NewLabel(text)
+	l.TextStyle = fyne.TextStyle{Bold: true}
+	return l
+}
+
+// heading is a bold label that wraps.
+func heading(text string) *widget.Label {
+	l := boldLabel(text)
+	l.Wrapping = fyne.TextWrapWord
+	return l
+}
+
+// newSelect is a drop-down whose placeholder is translated (Fyne's own
+// "(Select one)" is not).
+func newSelect(options []string, changed func(string)) *widget.Select {
+	s := widget.NewSelect(options, changed)
+	s.PlaceHolder = T("select.placeholder")
+	return s
+}
+
+// section is the heading of a part of a screen.
+func section(text string) *widget.Label {
+	l := boldLabel(text)
+	l.SizeName = theme.SizeNameSubHeadingText
+	return l
+}
+
+// checkGrid is a set of check boxes laid out in columns, for choosing
+// organisations or people.
+type checkGrid struct {
+	checks []*widget.Check
+	obj    *fyne.Container
+}
+
+func newCheckGrid(options []string, columns int) *checkGrid {
+	g := &checkGrid{obj: container.NewGridWithColumns(columns)}
+	for _, o := range options {
+		c := widget.NewCheck(o, nil)
+		g.checks = append(g.checks, c)
+		g.obj.Add(c)
+	}
+	return g
+}
+
+// Selected returns the checked options, in order.
+func (g *checkGrid) Selected() []string {
+	var out []string
+	for _, c := range g.checks {
+		if c.Checked {
+			out = append(out, c.Text)
+		}
+	}
+	return out
+}
+
+// SetSelected checks exactly the given options.
+func (g *checkGrid) SetSelected(sel []string) {
+	on := map[string]bool{}
+	for _, s := range sel {
+		on[s] = true
+	}
+	for _, c := range g.checks {
+		c.SetChecked(on[c.Text])
+	}
+}
+
+// Enable and Disable switch every check box.
+func (g *checkGrid) Enable() {
+	for _, c := range g.checks {
+		c.Enable()
+	}
+}
+
+func (g *checkGrid) Disable() {
+	for _, c := range g.checks {
+		c.Disable()
+	}
+}

@@ -1,0 +1,218 @@
+package replica_test
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"runtime"
+	"strings"
+	"testing"
+
+	"noroshi/crypto/envelope"
+	"noroshi/replica"
+	"noroshi/replica/replicatest"
+)
+
+// writeBundle writes meta and envs as a bundle.
+func writeBundle(t testing.TB, meta []byte, envs []*envelope.Envelope) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	bw, err := replica.NewBundleWriter(&buf, meta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range envs {
+		if err := bw.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if bw.Count() != len(envs) {
+		t.Errorf("Count: got %d, want %d", bw.Count(), len(envs))
+	}
+	if err := bw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// readBundle reads a whole bundle; it stops at the first error.
+func readBundle(b []byte) (meta []byte, envs []*envelope.Envelope, err error) {
+	br, err := replica.NewBundleReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, nil, err
+	}
+	for {
+		e, err := br.Next()
+		if err == io.EOF {
+			return br.Meta, envs, nil
+		}
+		if err != nil {
+			return br.Meta, envs, err
+		}
+		envs = append(envs, e)
+	}
+}
+
+func encodings(t testing.TB, envs []*envelope.Envelope) []string {
+	t.Helper()
+	var out []string
+	for _, e := range envs {
+		b, err := e.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
+}
+
+func TestBundleRoundTrip(t *testing.T) {
+	f := newFixture(t, nil)
+	all := replicatest.Since(t, f.st)
+	headerOnly := &envelope.Envelope{Header: all[len(all)-1].Header}
+	tests := []struct {
+		name string
+		meta []byte
+		envs []*envelope.Envelope
+	}{
+		{"empty", nil, nil},
+		{"meta only", []byte(`{"type":"invite"}`), nil},
+		{"envelopes", []byte("m"), all},
+		{"header only", nil, []*envelope.Envelope{headerOnly}},
+		{"largest meta", bytes.Repeat([]byte{7}, replica.MaxBundleMeta), all[:1]},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := writeBundle(t, tt.meta, tt.envs)
+			meta, envs, err := readBundle(b)
+			if err != nil {
+				t.Fatalf("read: %v", err)
+			}
+			if !bytes.Equal(meta, tt.meta) {
+				t.Errorf("meta: got %d bytes, want %d", len(meta), len(tt.meta))
+			}
+			got, want := encodings(t, envs), encodings(t, tt.envs)
+			if strings.Join(got, "") != strings.Join(want, "") || len(got) != len(want) {
+				t.Errorf("envelopes: got %d, want %d, or different bytes", len(got), len(want))
+			}
+			// Reading past the end keeps saying EOF.
+			br, _ := replica.NewBundleReader(bytes.NewReader(b))
+			for range len(tt.envs) {
+				br.Next()
+			}
+			for range 2 {
+				if _, err := br.Next(); err != io.EOF {
+					t.Errorf("Next after the end: got %v, want io.EOF", err)
+				}
+			}
+		})
+	}
+}
+
+func TestBundleWriterMetaTooLarge(t *testing.T) {
+	if _, err := replica.NewBundleWriter(io.Discard, make([]byte, replica.MaxBundleMeta+1)); err == nil {
+		t.Error("NewBundleWriter with too much metadata: got no error")
+	}
+}
+
+// TestBundleImport: a store that imports another's bundle holds the same
+// set, and importing it again changes nothing.
+func TestBundleImport(t *testing.T) {
+	f := newFixture(t, nil)
+	replicatest.MustAdmit(t, f.st, f.alice.Post("alice 2"), f.bob.PostTo("to alice", f.alice))
+	b := writeBundle(t, nil, replicatest.Since(t, f.st))
+	_, envs, err := readBundle(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := replicatest.Open(t, replicatest.Config(t, f.alice.ID(), f.clock.Now))
+	replicatest.MustAdmit(t, st, envs...)
+	if replicatest.Snap(t, st) != replicatest.Snap(t, f.st) {
+		t.Errorf("imported store differs from the exporter")
+	}
+	res := replicatest.Add(t, st, envs...)
+	if res.Duplicates != len(envs) || len(res.Admitted) != 0 {
+		t.Errorf("second import: got %d duplicates, %d admitted; want %d and 0", res.Duplicates, len(res.Admitted), len(envs))
+	}
+}
+
+func TestBundleTruncated(t *testing.T) {
+	f := newFixture(t, nil)
+	b := writeBundle(t, []byte("meta"), f.base[5:]) // two posts
+	for n := 0; n < len(b); n++ {
+		if _, _, err := readBundle(b[:n]); err == nil {
+			t.Fatalf("bundle cut to %d of %d bytes: got no error", n, len(b))
+		}
+	}
+	if _, _, err := readBundle(b); err != nil {
+		t.Fatalf("whole bundle: %v", err)
+	}
+}
+
+func TestBundleBad(t *testing.T) {
+	f := newFixture(t, nil)
+	good := writeBundle(t, nil, f.base[:1])
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	magic := []byte("noroshi-bundle\n")
+	tests := []struct {
+		name    string
+		b       []byte
+		wantErr string
+		notBund bool
+	}{
+		{"empty", nil, "not a Noroshi bundle", true},
+		{"other file", []byte("age-encryption.org/v1\n-> X25519"), "not a Noroshi bundle", true},
+		{"newer version", cat(magic, u32(2), u32(0), u32(0)), "upgrade Noroshi", false},
+		{"meta too large", cat(magic, u32(1), u32(replica.MaxBundleMeta+1)), "metadata of", true},
+		{"meta truncated", cat(magic, u32(1), u32(1000), []byte("short")), "truncated metadata", true},
+		{"envelope too large", cat(magic, u32(1), u32(0), u32(replica.MaxEnvelope+1)), "at most", false},
+		{"envelope length beyond the end", cat(magic, u32(1), u32(0), u32(replica.MaxEnvelope)), "truncated", false},
+		{"garbage envelope", cat(magic, u32(1), u32(0), u32(3), []byte{1, 2, 3}, u32(0)), "malformed", false},
+		{"no end marker", good[:len(good)-4], "no end marker", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := readBundle(tt.b)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error saying %q", err, tt.wantErr)
+			}
+			if got := errors.Is(err, replica.ErrNotBundle); got != tt.notBund {
+				t.Errorf("errors.Is(err, ErrNotBundle): got %v, want %v", got, tt.notBund)
+			}
+		})
+	}
+}
+
+// FuzzBundleReader reads anything as a bundle: no panic, memory in
+// proportion to the input however large the lengths it claims, and what
+// reads cleanly writes back to the same bytes.
+func FuzzBundleReader(f *testing.F) {
+	c := replicatest.New(f, "fuzz")
+	d, m := c.Join("member", "centre", "member")
+	envs := []*envelope.Envelope{c.Genesis, m, d.Post("hello"), {Header: d.Post("header only").Header}}
+	good := writeBundle(f, []byte(`{"v":1}`), envs)
+	f.Add(good)
+	f.Add(writeBundle(f, nil, nil))
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("noroshi-bundle\n\x00\x00\x00\x01\x00\x10\x00\x00"))
+	f.Add([]byte("noroshi-bundle\n\x00\x00\x00\x01\x00\x00\x00\x00\x00\x40\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		meta, envs, err := readBundle(b)
+		runtime.ReadMemStats(&after)
+		// The reader's own buffer, then about twice what it read, at most.
+		if n, limit := after.TotalAlloc-before.TotalAlloc, uint64(4*len(b)+256<<10); n > limit {
+			t.Errorf("reading %d bytes allocated %d bytes, more than %d", len(b), n, limit)
+		}
+		if err != nil {
+			return
+		}
+		again := writeBundle(t, meta, envs)
+		if !bytes.HasPrefix(b, again) {
+			t.Errorf("a bundle read cleanly does not write back to its own bytes")
+		}
+	})
+}
