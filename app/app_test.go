@@ -37,30 +37,30 @@ func TestCommunityAndWhoAmI(t *testing.T) {
 // title, body, organisation name or person name in clear.
 func TestNoPlaintextInStore(t *testing.T) {
 	c := newCommunity(t)
-	title := "Unique title zq7x: malware disguised as a damage report"
-	body := "Unique body wv9k: block hxxp://damage-report[.]example"
+	title := "Unique title iob1zq: malware disguised as a damage report"
+	body := "Unique body oib1wv: block hxxp://damage-report[.]example"
 	p, err := c.centre.Post(PostDraft{Type: TypeMalware, Tag: TagImportant, TLP: TLPGreen, Title: title, Body: body,
-		Files: []File{{Name: "iocs.txt", Data: []byte("unique attachment jm5p")}}})
+		Files: []File{{Name: "iocs.txt", Data: []byte("unique attachment bio1jm")}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.centre.Comment(p.ID, "unique comment tk0y"); err != nil {
+	if _, err := c.centre.Comment(p.ID, "unique comment ob1itk"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.centre.ReportIncident(IncidentDraft{Category: CatDoS, Title: "unique incident xr9u"}); err != nil {
+	if _, err := c.centre.ReportIncident(IncidentDraft{Category: CatDoS, Title: "unique incident bo1ixr"}); err != nil {
 		t.Fatal(err)
 	}
 	c.sync(t)
 	for _, a := range c.all {
 		raw := rawStore(t, a)
-		for _, secret := range []string{title, body, "zq7x", "wv9k", "jm5p", "tk0y", "xr9u", "Venue North", "Metro Power", "Duty Officer", "Games 2026"} {
+		for _, secret := range []string{title, body, "iob1zq", "oib1wv", "bio1jm", "ob1itk", "bo1ixr", "Venue North", "Metro Power", "Duty Officer", "Games 2026"} {
 			if bytes.Contains(raw, []byte(secret)) {
 				t.Errorf("%s's store.db holds %q in clear", a.dev.Name, secret)
 			}
 		}
 	}
 	// And the member reads it.
-	if got := c.power.Feed(FeedFilter{Search: "zq7x"}); len(got) != 1 || got[0].Title != title {
+	if got := c.power.Feed(FeedFilter{Search: "iob1zq"}); len(got) != 1 || got[0].Title != title {
 		t.Errorf("member's feed search = %+v, want the post", got)
 	}
 }

@@ -668,6 +668,25 @@ func TestNoCommunityYet(t *testing.T) {
 	expectRefused(t, st, replicatest.New(t, "elsewhere").Genesis, replica.ReasonCommunity)
 }
 
+// TestAddNoHeader: envelopes built in Go without a header are refused, not
+// a panic.
+func TestAddNoHeader(t *testing.T) {
+	f := newFixture(t, nil)
+	before := replicatest.Snap(t, f.st)
+	res := replicatest.Add(t, f.st, nil, &envelope.Envelope{Payload: []byte("x")}, &envelope.Envelope{Header: &envelope.Header{}})
+	if len(res.Refused) != 3 {
+		t.Fatalf("got %v refused, want 3", res.Refused)
+	}
+	for _, r := range res.Refused {
+		if r.Reason != replica.ReasonMalformed {
+			t.Errorf("reason: got %s, want %s", r.Reason, replica.ReasonMalformed)
+		}
+	}
+	if after := replicatest.Snap(t, f.st); after != before {
+		t.Errorf("store changed")
+	}
+}
+
 func TestAddNothing(t *testing.T) {
 	f := newFixture(t, nil)
 	before := replicatest.Snap(t, f.st)

@@ -94,11 +94,12 @@ func TestClusterPartitions(t *testing.T) {
 				t.Fatalf("the sides converged across a cut")
 			}
 			// Hold the cut until memberlist has declared the other
-			// sides dead and forgotten them: the heal must then come
-			// from the nodes themselves, not from gossip to the dead.
-			// (A node alone probes ever more slowly, as memberlist's
-			// Lifeguard does; its side is not waited for.)
-			forgotten := c.WaitFor(clConverge, func() bool {
+			// sides dead, so that the heal has to merge memberlist's
+			// views again: gossip to the dead does for a short while
+			// (3s in the test profile), then only the nodes' reconnects
+			// can. (A node alone probes ever more slowly, as
+			// memberlist's Lifeguard does; its side is not waited for.)
+			noticed := c.WaitFor(clConverge, func() bool {
 				for _, nodes := range groups {
 					for _, i := range nodes {
 						if len(nodes) == 1 {
@@ -111,10 +112,10 @@ func TestClusterPartitions(t *testing.T) {
 				}
 				return true
 			})
-			if !forgotten {
-				t.Fatalf("memberlist did not forget the other sides of the cut")
+			if !noticed {
+				t.Fatalf("memberlist did not declare the other sides of the cut dead")
 			}
-			t.Logf("cut noticed and forgotten after %s", time.Since(start).Round(time.Millisecond))
+			t.Logf("cut noticed after %s", time.Since(start).Round(time.Millisecond))
 			c.Net.Heal()
 			c.WaitConverged(nil, clConverge)
 			t.Logf("healed after %s", time.Since(start).Round(time.Millisecond))

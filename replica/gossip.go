@@ -125,8 +125,8 @@ type Node struct {
 	// GossipInterval, as configured.
 	fanout      int
 	gossipEvery time.Duration
-	ln      net.Listener
-	dev     *crypto.Device
+	ln          net.Listener
+	dev         *crypto.Device
 
 	pulls chan string // sync addresses to pull from
 	stop  chan struct{}
@@ -163,6 +163,9 @@ const (
 	metaVersion  = 1
 	announceType = 1
 	announceSize = 1 + 32 + 8 + 32 + 32 + 2
+	// announceRetransmitMult sets how many times each node sends an
+	// announcement (see StartNode).
+	announceRetransmitMult = 8
 	// seenFor is how long an announcement ID is remembered.
 	seenFor = 10 * time.Minute
 )
@@ -266,7 +269,12 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		mc.Transport = cfg.Transport
 	}
 	n.fanout, n.gossipEvery = mc.GossipNodes, mc.GossipInterval
-	n.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return n.numMembers() }, RetransmitMult: mc.RetransmitMult}
+	// Each node sends an announcement announceRetransmitMult x
+	// ceil(log10(N+1)) times: memberlist's own multiplier (2 in the local
+	// profile, 4 on a LAN) leaves a node unreached often enough (each
+	// hears about k copies, so misses with probability about e^-k) that
+	// the slowest writes waited for anti-entropy.
+	n.queue = &memberlist.TransmitLimitedQueue{NumNodes: func() int { return n.numMembers() }, RetransmitMult: max(mc.RetransmitMult, announceRetransmitMult)}
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		ln.Close()
@@ -647,17 +655,15 @@ func (n *Node) antiEntropyLoop() {
 // with probability failed/(failed+alive), one join at a time, in a
 // goroutine of its own so that anti-entropy never waits for it.
 func (n *Node) reconnect() {
-	alive := map[string]bool{}
-	for _, m := range n.ml.Members() {
-		if m.State == memberlist.StateAlive {
-			alive[m.Name] = true
-		}
-	}
-	self := n.dev.ID().String()
 	n.mu.Lock()
 	var failed []string
-	for name, p := range n.peers {
-		if name == self || alive[name] || p.Addr == "" || (p.State != "dead" && p.State != "left") {
+	alive := 0
+	for _, p := range n.peers {
+		switch {
+		case p.State == "alive":
+			alive++
+			continue
+		case p.Addr == "" || (p.State != "dead" && p.State != "left"):
 			continue
 		}
 		if until, ok := n.ignored[p.Device]; ok && time.Now().Before(until) {
@@ -667,7 +673,7 @@ func (n *Node) reconnect() {
 	}
 	sort.Strings(failed)
 	addr := ""
-	if others := len(alive) - 1; len(failed) > 0 && n.rng.IntN(len(failed)+max(others, 0)) < len(failed) {
+	if len(failed) > 0 && n.rng.IntN(len(failed)+alive) < len(failed) {
 		addr = failed[n.rng.IntN(len(failed))]
 	}
 	n.mu.Unlock()
@@ -684,8 +690,8 @@ func (n *Node) reconnect() {
 	}()
 }
 
-// GossipMembers returns how many members memberlist knows, this node
-// included: alive, suspect, and dead ones not yet forgotten.
+// GossipMembers returns how many members memberlist holds alive or
+// suspect, this node included.
 func (n *Node) GossipMembers() int { return n.numMembers() }
 
 func (n *Node) isIgnored(d crypto.DeviceID) bool {
@@ -698,20 +704,26 @@ func (n *Node) isIgnored(d crypto.DeviceID) bool {
 // randomPeer picks an alive gossip peer or a configured relay; when none is
 // alive, any peer ever seen, so that a node whose peers were all declared
 // dead (a partition, a loaded machine) still tries to heal.
+//
+// It reads the peers memberlist's events reported (n.peers), not
+// memberlist's Members: those are pointers into memberlist's state, which
+// its goroutines change while the caller reads them (a data race).
 func (n *Node) randomPeer() string {
 	var addrs []string
-	self := n.dev.ID().String()
-	for _, m := range n.ml.Members() {
-		if m.Name == self || m.State != memberlist.StateAlive {
-			continue
-		}
-		if id, port, ok := parseMeta(m.Meta); ok && !n.isIgnored(id) {
-			addrs = append(addrs, net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(port))))
-		}
-	}
-	addrs = append(addrs, n.cfg.Relays...)
+	now := time.Now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		if p.State != "alive" || p.SyncAddr == "" {
+			continue
+		}
+		if until, ok := n.ignored[p.Device]; ok && now.Before(until) {
+			continue
+		}
+		addrs = append(addrs, p.SyncAddr)
+	}
+	sort.Strings(addrs)
+	addrs = append(addrs, n.cfg.Relays...)
 	if len(addrs) == 0 {
 		for _, p := range n.peers {
 			if p.SyncAddr != "" {

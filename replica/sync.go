@@ -98,9 +98,9 @@ type SyncStats struct {
 	// Forks counts the refused envelopes that were another branch of a
 	// chain already held (equivocation by their author, kept as
 	// evidence): an honest peer that holds the other branch sends them.
-	Forks int
-	Purged         int // envelopes removed by a revocation that arrived
-	Rounds         int // messages this side sent
+	Forks  int
+	Purged int // envelopes removed by a revocation that arrived
+	Rounds int // messages this side sent
 	// RoundTrips counts, on the initiator's side, the times it waited for
 	// an answer: 1 in sync, 2 otherwise (then one more flight carries the
 	// envelopes the responder lacks).

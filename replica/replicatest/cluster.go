@@ -27,6 +27,8 @@ type ClusterConfig struct {
 	Seed uint64
 	// Quiet drops the nodes' and stores' logs (large clusters log a lot).
 	Quiet bool
+	// Logf, when set, receives the nodes' logs (not the stores').
+	Logf func(format string, args ...any)
 }
 
 // Cluster is a community whose members run real Nodes (memberlist on
@@ -101,6 +103,9 @@ func (c *Cluster) start(n *ClusterNode, gossipPort, syncPort int) {
 	logf := c.tb.Logf
 	if c.cfg.Quiet {
 		logf = nil
+	}
+	if c.cfg.Logf != nil {
+		logf = c.cfg.Logf
 	}
 	node, err := replica.StartNode(n.Store, replica.NodeConfig{
 		Device:              n.Dev.Dev,
