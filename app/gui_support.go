@@ -26,7 +26,9 @@ const (
 var Roles = []Role{RoleMember, RoleOrgAdmin, RoleCoordinator, RoleRelay}
 
 // IsCoordinator reports whether this device is a coordinator of its community.
-func (w WhoAmI) IsCoordinator() bool { return w.Joined && !w.Revoked && w.Role == crypto.RoleCoordinator }
+func (w WhoAmI) IsCoordinator() bool {
+	return w.Joined && !w.Revoked && w.Role == crypto.RoleCoordinator
+}
 
 // IsOrgAdmin reports whether this device administers its organisation.
 func (w WhoAmI) IsOrgAdmin() bool { return w.Joined && !w.Revoked && w.Role == crypto.RoleOrgAdmin }

@@ -1,6 +1,8 @@
 package gui
 
 import (
+	"fmt"
+
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/theme"
@@ -21,6 +23,7 @@ type contactsView struct {
 	role, name, phone, email, hours *widget.Entry
 	save                            *widget.Button
 	lastCopied                      string
+	shown                           string // what the list was built from
 }
 
 func newContactsView(u *UI) *contactsView {
@@ -55,6 +58,11 @@ func (v *contactsView) apply(ev event) {
 		orgs = append(orgs, o.Name)
 	}
 	v.org.SetOptions(orgs)
+	key := fmt.Sprint(ev.contacts)
+	if key == v.shown {
+		return
+	}
+	v.shown = key
 	v.box.Objects = nil
 	if len(ev.contacts) == 0 {
 		v.box.Add(widget.NewLabel(T("contacts.none")))

@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"fmt"
 	"io"
 	"sort"
 
@@ -35,6 +36,7 @@ type directoryView struct {
 	invite  *widget.Button
 
 	revokeButtons map[string]*widget.Button
+	shown         string // what the list was built from; rebuilt only on change, so open sections stay open
 }
 
 func newDirectoryView(u *UI) *directoryView {
@@ -99,6 +101,11 @@ func (v *directoryView) apply(ev event) {
 		v.addOrg.Disable()
 	}
 
+	key := fmt.Sprint(ev.orgs, ev.members, ev.who.Role, ev.who.Org, CurrentLanguage())
+	if key == v.shown {
+		return
+	}
+	v.shown = key
 	byOrg := map[string][]app.Member{}
 	for _, m := range ev.members {
 		byOrg[m.Org] = append(byOrg[m.Org], m)

@@ -94,17 +94,12 @@ func TestUnlock(t *testing.T) {
 		t.Fatal("unlocked home without a community does not show the community step")
 	}
 	s.Close()
-	s.wizard.a.Close()
 
 	// NOROSHI_PASSPHRASE unlocks without the prompt.
 	cfg.Passphrase = "a long passphrase"
 	fa2, w2 := newWindow(t)
 	s2 := Start(fa2, w2, cfg)
-	t.Cleanup(func() {
-		if s2.wizard != nil && s2.wizard.a != nil {
-			s2.wizard.a.Close()
-		}
-	})
+	t.Cleanup(s2.Close)
 	if s2.unlock != nil || s2.wizard == nil {
 		t.Fatal("the passphrase from the environment did not unlock")
 	}
@@ -483,4 +478,61 @@ func TestImportantPostNotifies(t *testing.T) {
 	})
 	// Posts already seen do not notify again.
 	test.AssertNotificationSent(t, nil, func() { u.notifyNew(event{full: true, feed: []app.PostSummary{p}}) })
+}
+
+// A new member's wizard writes a join request; a coordinator's directory
+// turns it into an invite; the wizard opens the invite and joins.
+func TestJoinByInvite(t *testing.T) {
+	_, centre := startDemo(t)
+
+	fa, w := newWindow(t)
+	s := Start(fa, w, testConfig(t))
+	t.Cleanup(s.Close)
+	wz := s.wizard
+	test.Type(wz.name, "New Venue Staff")
+	test.Type(wz.pass, "four words of passphrase")
+	test.Type(wz.again, "four words of passphrase")
+	test.Tap(wz.create)
+	wz = s.wizard
+	dir := t.TempDir()
+	req, inv := filepath.Join(dir, "staff.request"), filepath.Join(dir, "staff.invite")
+	wz.pickSave = func(name string, done func(fyne.URIWriteCloser)) { saveToURI(t, req, done) }
+	test.Tap(wz.writeRequest)
+	assertShows(t, w.Content(), req)
+
+	test.Tap(centre.nav[screenDirectory])
+	centre.dir.invOrg.SetSelected("Venue North")
+	centre.pickOpen = func(done func(fyne.URIReadCloser)) { openURI(t, req, done) }
+	centre.pickSave = func(name string, done func(fyne.URIWriteCloser)) { saveToURI(t, inv, done) }
+	test.Tap(centre.dir.invite)
+	if _, err := os.Stat(inv); err != nil {
+		t.Fatalf("no invite written: %v (%v)", err, centre.lastDialog)
+	}
+
+	wz.pickOpen = func(done func(fyne.URIReadCloser)) { openURI(t, inv, done) }
+	test.Tap(wz.openInvite)
+	u := s.UI()
+	if u == nil {
+		t.Fatalf("not joined: %q", wz.message.Text)
+	}
+	if who := u.ev.who; !who.Joined || who.OrgName != "Venue North" || who.CommunityName != "Games 2026 (demo)" {
+		t.Fatalf("joined as %+v", who)
+	}
+}
+
+// The wizard's demo button opens the demo community.
+func TestWizardOpensDemo(t *testing.T) {
+	fa, w := newWindow(t)
+	s := Start(fa, w, testConfig(t))
+	t.Cleanup(s.Close)
+	test.Tap(s.wizard.demo)
+	if s.UI() == nil || !s.UI().ev.who.Demo {
+		t.Fatal("the demo did not open")
+	}
+}
+
+func openURI(t testing.TB, path string, done func(fyne.URIReadCloser)) {
+	u := &UI{}
+	saveTo(u, path)
+	u.pickOpen(done)
 }

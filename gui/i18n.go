@@ -56,6 +56,20 @@ func Tf(key string, args ...any) string { return fmt.Sprintf(T(key), args...) }
 // the translations are loaded again; the fonts that Fyne looks up for the
 // language follow it too.
 func SetLanguage(code string) error {
+	origOnce.Do(func() {
+		for _, v := range localeVars {
+			val, ok := os.LookupEnv(v)
+			origEnv[v] = envValue{val, ok}
+		}
+	})
+	// Back to the system's choice first.
+	for v, o := range origEnv {
+		if o.set {
+			os.Setenv(v, o.value)
+		} else {
+			os.Unsetenv(v)
+		}
+	}
 	if code != "" {
 		os.Setenv("LANGUAGE", code)
 		// LANGUAGE is ignored when the locale is C or POSIX.
@@ -69,6 +83,19 @@ func SetLanguage(code string) error {
 		}
 	}
 	return lang.AddTranslationsFS(translations, "translation")
+}
+
+// The locale variables as the process started, restored when the user goes
+// back to the system's language.
+var (
+	localeVars = []string{"LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"}
+	origOnce   sync.Once
+	origEnv    = map[string]envValue{}
+)
+
+type envValue struct {
+	value string
+	set   bool
 }
 
 // CurrentLanguage returns the code of the language the UI speaks now.

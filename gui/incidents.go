@@ -1,7 +1,9 @@
 package gui
 
 import (
+	"fmt"
 	"strconv"
+	"time"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
@@ -44,6 +46,8 @@ type incidentView struct {
 	update    *widget.Button
 	shown     *app.Incident
 	selecting bool
+	boardKey  string
+	detailKey string
 }
 
 func newIncidentView(u *UI) *incidentView {
@@ -146,12 +150,17 @@ func (v *incidentView) apply(ev event) {
 // organisation and age. Coordinators see every incident; others see their
 // organisation's.
 func (v *incidentView) applyBoard(ev event) {
+	now := v.u.now()
+	key := fmt.Sprint(ev.incidents, ev.who.Role, now.Truncate(time.Minute))
+	if key == v.boardKey {
+		return
+	}
+	v.boardKey = key
 	v.boardTab.Text = T("incident.board")
 	if !ev.who.IsCoordinator() {
 		v.boardTab.Text = T("incident.board_org")
 	}
 	v.board.Objects = nil
-	now := v.u.now()
 	for _, s := range app.Statuses {
 		col := container.NewVBox()
 		n := 0
@@ -186,6 +195,11 @@ func (v *incidentView) applyBoard(ev event) {
 func (v *incidentView) applyDetail(ev event) {
 	i := ev.incident
 	v.shown = i
+	key := fmt.Sprint(i)
+	if key == v.detailKey {
+		return
+	}
+	v.detailKey = key
 	if i == nil {
 		v.detail.Objects = []fyne.CanvasObject{container.NewCenter(widget.NewLabel(T("incident.none_selected")))}
 		v.detail.Refresh()
@@ -199,7 +213,7 @@ func (v *incidentView) applyDetail(ev event) {
 		heading(i.Title),
 		boldLabel(enum("status", i.Status) + " · " + enum("category", i.Category)),
 		wrapLabel(Tf("incident.reported_by", i.ReporterName, i.OrgName, when(i.Opened))),
-		wrapLabel(T("incident.affects_label") + ": " + enum("affects", i.Affects) + " · " + support),
+		wrapLabel(Tf("incident.affects_line", enum("affects", i.Affects), support)),
 	}
 	if i.AssigneeName != "" {
 		objs = append(objs, wrapLabel(Tf("incident.assigned_to", i.AssigneeName)))

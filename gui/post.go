@@ -99,7 +99,7 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	marks := container.NewHBox(newTLPBadge(d.TLP), widget.NewLabel(enum("type", d.Type)+" · "+enum("channel", d.Channel)))
 	objs = append(objs, marks)
 	objs = append(objs, wrapLabel(Tf("post.from", d.AuthorName, d.OrgName, when(d.Time))))
-	objs = append(objs, wrapLabel(T("post.scope")+": "+scopeText(d.Scope)))
+	objs = append(objs, wrapLabel(Tf("post.scope_line", scopeText(d.Scope))))
 	objs = append(objs, widget.NewSeparator())
 	objs = append(objs, safeMarkdown(d.Body, v.confirmLink))
 
@@ -151,7 +151,7 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, actions)
 	objs = append(objs, wrapLabel(Tf("post.read_orgs", d.Reads, d.ReadOrgs, d.AudienceOrgs)))
 	if d.Delivery != nil {
-		objs = append(objs, wrapLabel(T("post.delivery")+": "+deliveryText(d.Delivery)))
+		objs = append(objs, wrapLabel(Tf("post.delivery_line", deliveryText(d.Delivery))))
 	}
 	if d.ReadByVisible && len(d.ReadBy) > 0 {
 		acc := container.NewVBox()

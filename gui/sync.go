@@ -168,7 +168,7 @@ func (v *syncView) run(f func()) {
 // do runs f on the UI thread: through fyne.Do when live, at once in tests.
 func (u *UI) do(f func()) {
 	if u.cfg.Live {
-		fyne.Do(f)
+		u.cfg.onUI(f)
 		return
 	}
 	f()

@@ -8,7 +8,6 @@ import (
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/container"
 	"fyne.io/fyne/v2/dialog"
-	"fyne.io/fyne/v2/layout"
 	"fyne.io/fyne/v2/theme"
 	"fyne.io/fyne/v2/widget"
 
@@ -45,6 +44,22 @@ type Config struct {
 	Live bool
 	// Now is the clock for ages; nil is time.Now.
 	Now func() time.Time
+
+	// applied, in tests, hears of every snapshot applied.
+	applied func(event)
+	// uiThread, in tests, replaces fyne.Do: Fyne's test driver runs
+	// fyne.Do on the calling goroutine, so a live test brings its own
+	// single UI goroutine.
+	uiThread func(func())
+}
+
+// onUI runs f on the UI thread.
+func (c *Config) onUI(f func()) {
+	if c.uiThread != nil {
+		c.uiThread(f)
+		return
+	}
+	fyne.Do(f)
 }
 
 // screen names, in the order of the navigation.
@@ -186,22 +201,30 @@ func (s *Session) begin() {
 // takes seconds to fold), with a progress bar; back to the unlock screen
 // with the error if it fails.
 func (s *Session) openHome(pass string) {
-	done := func(a *app.App, err error) {
+	s.background(Tf("unlock.opening", s.cfg.App.Home), func() (*app.App, error) {
+		return app.Open(s.cfg.App, pass)
+	}, func(a *app.App, err error) {
 		if err != nil {
 			s.showUnlock(err)
 			return
 		}
 		s.opened(a)
-	}
+	})
+}
+
+// background does slow work (scrypt, folding a store, building the demo)
+// off the UI thread when live, showing what it does with a progress bar,
+// and hands the result to done on the UI thread. In tests it runs at once.
+func (s *Session) background(what string, work func() (*app.App, error), done func(*app.App, error)) {
 	if !s.cfg.Live {
-		done(app.Open(s.cfg.App, pass))
+		done(work())
 		return
 	}
 	bar := widget.NewProgressBarInfinite()
-	s.win.SetContent(container.NewCenter(container.NewVBox(wrapLabel(Tf("unlock.opening", s.cfg.App.Home)), bar)))
+	s.win.SetContent(container.NewCenter(container.NewVBox(wrapLabel(what), bar)))
 	go func() {
-		a, err := app.Open(s.cfg.App, pass)
-		fyne.Do(func() {
+		a, err := work()
+		s.cfg.onUI(func() {
 			bar.Stop()
 			done(a, err)
 		})
@@ -211,11 +234,16 @@ func (s *Session) openHome(pass string) {
 // UI returns the main UI once a home is open, else nil.
 func (s *Session) UI() *UI { return s.ui }
 
-// Close stops the network and closes the app.
+// Close stops the network and closes the app (also one the wizard opened
+// for its community step).
 func (s *Session) Close() {
 	if s.ui != nil {
 		s.ui.close()
 		s.ui = nil
+	}
+	if s.wizard != nil && s.wizard.a != nil {
+		s.wizard.a.Close()
+		s.wizard.a = nil
 	}
 }
 
@@ -226,7 +254,7 @@ func (s *Session) opened(a *app.App) {
 		s.showJoinStep(a)
 		return
 	}
-	s.wizard, s.unlock = nil, nil
+	s.wizard, s.unlock = nil, nil // the wizard's app, if any, is a: the UI owns it now
 	s.ui = newUI(s, a)
 }
 
@@ -266,25 +294,13 @@ func (s *Session) openDemo() {
 		s.opened(a)
 		return
 	}
-	bar := widget.NewProgressBarInfinite()
-	s.win.SetContent(container.NewCenter(container.NewVBox(wrapLabel(Tf("demo.creating", cfg.Home)), bar)))
-	done := func(a *app.App, err error) {
-		bar.Stop()
+	s.background(Tf("demo.creating", cfg.Home), func() (*app.App, error) { return app.Demo(cfg) }, func(a *app.App, err error) {
 		if err != nil {
 			s.showError(err)
 			return
 		}
 		s.opened(a)
-	}
-	if !s.cfg.Live {
-		a, err := app.Demo(cfg)
-		done(a, err)
-		return
-	}
-	go func() {
-		a, err := app.Demo(cfg)
-		fyne.Do(func() { done(a, err) })
-	}()
+	})
 }
 
 // showError shows an error that leaves nothing to do but start again.
@@ -497,6 +513,9 @@ func (u *UI) apply(ev event) {
 	u.dir.apply(ev)
 	u.sync.apply(ev)
 	u.settings.apply(ev)
+	if u.cfg.applied != nil {
+		u.cfg.applied(ev)
+	}
 }
 
 // notifyNew raises a desktop notification for each new important post
@@ -526,24 +545,40 @@ func (u *UI) startLive() {
 	u.wg.Add(1)
 	go func() {
 		defer u.wg.Done()
-		tick := time.NewTicker(5 * time.Second) // peers change without envelopes
+		// Peers change without envelopes: their state is read again every
+		// few seconds, without reloading the views (a large feed costs app
+		// a second).
+		tick := time.NewTicker(5 * time.Second)
 		defer tick.Stop()
+		var last event
 		for {
 			ch := u.a.Changed()
+			peersOnly := false
 			select {
 			case <-ch:
 			case <-u.kick:
 			case <-tick.C:
+				peersOnly = last.full
 			case <-u.stop:
 				return
 			}
-			select {
-			case <-time.After(150 * time.Millisecond):
-			case <-u.stop:
-				return
+			var ev event
+			if peersOnly {
+				if u.net == nil {
+					continue
+				}
+				ev = last
+				ev.peers, ev.conn = u.net.Peers()
+			} else {
+				select {
+				case <-time.After(150 * time.Millisecond):
+				case <-u.stop:
+					return
+				}
+				ev = u.load()
 			}
-			ev := u.load()
-			fyne.Do(func() {
+			last = ev
+			u.cfg.onUI(func() {
 				select {
 				case <-u.stop:
 				default:
@@ -634,4 +669,3 @@ func (m *minWidth) MinSize(objs []fyne.CanvasObject) fyne.Size {
 }
 
 var _ fyne.Layout = (*minWidth)(nil)
-var _ = layout.NewSpacer

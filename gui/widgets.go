@@ -335,6 +335,13 @@ func newSelect(options []string, changed func(string)) *widget.Select {
 	return s
 }
 
+// pageTitle is the title of a whole page (wizard, unlock).
+func pageTitle(text string) *widget.Label {
+	l := heading(text)
+	l.SizeName = theme.SizeNameHeadingText
+	return l
+}
+
 // section is the heading of a part of a screen.
 func section(text string) *widget.Label {
 	l := boldLabel(text)

@@ -59,7 +59,7 @@ func (s *Session) showWizard() {
 	)
 	w.message.Importance = widget.DangerImportance
 	page := container.NewVBox(
-		heading(T("wizard.welcome")),
+		pageTitle(T("wizard.welcome")),
 		wrapLabel(T("wizard.intro")),
 		widget.NewSeparator(),
 		section(T("wizard.identity_heading")),
@@ -127,18 +127,23 @@ func (w *wizard) createIdentity() {
 		w.message.SetText(T("wizard.passphrases_differ"))
 		return
 	}
-	if _, err := app.Init(w.s.cfg.App, strings.TrimSpace(w.name.Text), w.pass.Text); err != nil {
-		w.message.SetText(err.Error())
-		return
-	}
-	a, err := app.Open(w.s.cfg.App, w.pass.Text)
-	if err != nil {
-		w.message.SetText(err.Error())
-		return
-	}
+	name, pass := strings.TrimSpace(w.name.Text), w.pass.Text
 	w.pass.SetText("")
 	w.again.SetText("")
-	w.s.showJoinStepWith(w, a)
+	w.s.background(T("wizard.creating"), func() (*app.App, error) {
+		if _, err := app.Init(w.s.cfg.App, name, pass); err != nil {
+			return nil, err
+		}
+		return app.Open(w.s.cfg.App, pass)
+	}, func(a *app.App, err error) {
+		if err != nil {
+			w.s.showWizard()
+			w.s.wizard.name.SetText(name)
+			w.s.wizard.message.SetText(err.Error())
+			return
+		}
+		w.s.showJoinStepWith(w, a)
+	})
 }
 
 // showJoinStep shows the community step for an identity that has not
@@ -172,6 +177,7 @@ func (s *Session) showJoinStepWith(w *wizard, a *app.App) {
 	w.openInvite = widget.NewButtonWithIcon(T("wizard.open_invite"), theme.FolderOpenIcon(), func() { w.doOpenInvite() })
 	w.demo = widget.NewButtonWithIcon(T("wizard.open_demo"), theme.MediaPlayIcon(), func() {
 		a.Close()
+		w.a = nil
 		s.openDemo()
 	})
 	w.message.Importance = widget.DangerImportance
@@ -182,7 +188,7 @@ func (s *Session) showJoinStepWith(w *wizard, a *app.App) {
 		widget.NewFormItem(T("wizard.org_sector"), w.orgSector),
 	)
 	page := container.NewVBox(
-		heading(Tf("wizard.hello", a.WhoAmI().Name)),
+		pageTitle(Tf("wizard.hello", a.WhoAmI().Name)),
 		wrapLabel(T("wizard.community_intro")),
 		w.message,
 		widget.NewSeparator(),
@@ -263,7 +269,7 @@ func (s *Session) showUnlock(err error) {
 	v.unlock.Importance = widget.HighImportance
 	demo := widget.NewButtonWithIcon(T("wizard.open_demo"), theme.MediaPlayIcon(), func() { s.openDemo() })
 	page := container.NewVBox(
-		heading(T("unlock.heading")),
+		pageTitle(T("unlock.heading")),
 		wrapLabel(Tf("unlock.note", s.cfg.App.Home)),
 		widget.NewForm(widget.NewFormItem(T("wizard.passphrase"), v.pass)),
 		v.message,

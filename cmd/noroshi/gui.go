@@ -3,6 +3,7 @@
 package main
 
 import (
+	_ "embed"
 	"errors"
 	"fmt"
 	"os"
@@ -22,16 +23,20 @@ import (
 // FyneApp.toml beside this file says the same.
 const appID = "jp.noroshi.desktop"
 
-// hasGUI reports that this build carries the desktop app.
-const hasGUI = true
+// icon is the window's and the notifications' icon (FyneApp.toml's too).
+//
+//go:embed Icon.png
+var icon []byte
 
 // guiPort is where the desktop app listens for peers on the LAN, as
 // `noroshi serve` does by default.
 const guiPort = 7946
 
 // runGUI opens the desktop app on home, or on the demo community (created
-// if absent) in demoHome. It returns when the window closes.
-func runGUI(e *env, home, demoHome string, demo bool) error {
+// if absent) in demoHome; a passphrase given (--passphrase-file,
+// NOROSHI_PASSPHRASE) unlocks without asking. It returns when the window
+// closes.
+func runGUI(e *env, home, demoHome string, demo bool, passphrase string) error {
 	if runtime.GOOS == "linux" && e.getenv("DISPLAY") == "" && e.getenv("WAYLAND_DISPLAY") == "" {
 		return errors.New("no display to open the desktop app on: run a command instead (noroshi help), or set DISPLAY")
 	}
@@ -42,6 +47,7 @@ func runGUI(e *env, home, demoHome string, demo bool) error {
 		os.Setenv("GALLIUM_DRIVER", "softpipe")
 	}
 	fa := fyneapp.NewWithID(appID)
+	fa.SetIcon(fyne.NewStaticResource("Icon.png", icon))
 	if err := gui.SetLanguage(gui.LanguagePreference(fa)); err != nil {
 		fmt.Fprintf(e.stderr, "noroshi: translations: %v\n", err)
 	}
@@ -52,7 +58,7 @@ func runGUI(e *env, home, demoHome string, demo bool) error {
 	var ls *localServer
 	var shotNet atomic.Pointer[app.Network] // the window's network in a screenshot run
 	gcfg := gui.Config{
-		App: cfg, DemoHome: demoHome, Demo: demo, Passphrase: e.getenv("NOROSHI_PASSPHRASE"), Live: true,
+		App: cfg, DemoHome: demoHome, Demo: demo, Passphrase: passphrase, Live: true,
 		StartNetwork: func(a *app.App) (gui.Network, error) {
 			n, err := startGUINetwork(a)
 			if err != nil {

@@ -147,7 +147,13 @@ func (c *cli) desktop() error {
 	} else if !filepath.IsAbs(demoHome) {
 		demoHome = filepath.Join(c.env.cwd, demoHome)
 	}
-	return runGUI(c.env, home, demoHome, c.o.demo)
+	pass := ""
+	if c.o.passphraseFile != "" || c.env.getenv("NOROSHI_PASSPHRASE") != "" {
+		if pass, err = c.passphrase(false); err != nil {
+			return err
+		}
+	}
+	return runGUI(c.env, home, demoHome, c.o.demo, pass)
 }
 
 // cli holds what the commands share.
