@@ -61,7 +61,10 @@ type Result struct {
 	// when it had only local writes).
 	Admitted   []envelope.Hash
 	Duplicates int
-	Pending    int // this call's envelopes held back in memory, waiting for what they depend on
+	// Filled lists envelopes held without their payload until now: their
+	// payload arrived and was stored.
+	Filled  []envelope.Hash
+	Pending int // this call's envelopes held back in memory, waiting for what they depend on
 	// Refused lists this call's envelopes turned down. An envelope held back
 	// by an earlier call and refused later is counted and logged, not reported.
 	Refused []*Refusal
@@ -433,7 +436,16 @@ func (a *admitter) offer(c *checked) error {
 		a.res.Admitted = append(a.res.Admitted, id)
 		return nil
 	case reason == reasonDuplicate:
-		a.res.Duplicates++
+		filled, err := a.fill(c)
+		if err != nil {
+			return err
+		}
+		if filled {
+			a.stored++
+			a.res.Filled = append(a.res.Filled, id)
+		} else {
+			a.res.Duplicates++
+		}
 		return nil
 	case reason == ReasonNoPredecessor || reason == ReasonNoMembership || reason == ReasonNoTarget || reason == ReasonClockAhead:
 		p, held := a.pending(id)
@@ -635,8 +647,14 @@ func (a *admitter) store(c *checked) error {
 	if err := tx.Bucket(bHeaders).Put(id[:], append(bytes.Clone(sk), c.hb...)); err != nil {
 		return err
 	}
-	if e.Payload != nil && a.keepPayload(h, id) {
-		if err := tx.Bucket(bPayloads).Put(id[:], e.Payload); err != nil {
+	if a.keepPayload(h, id) {
+		if e.Payload != nil {
+			if err := tx.Bucket(bPayloads).Put(id[:], e.Payload); err != nil {
+				return err
+			}
+		} else if err := tx.Bucket(bWanted).Put(id[:], nil); err != nil {
+			// A payload this device may hold, that the sender did not
+			// have: asked for at the next sync (see Wanted).
 			return err
 		}
 	}
@@ -667,6 +685,9 @@ func (a *admitter) store(c *checked) error {
 		if err := tx.Bucket(bRetracted).Put(r.Target[:], id[:]); err != nil {
 			return err
 		}
+		if err := tx.Bucket(bWanted).Delete(r.Target[:]); err != nil {
+			return err
+		}
 		if th := tx.Bucket(bHeaders).Get(r.Target[:]); th != nil {
 			if h, err := decodeStoredHeader(th); err == nil && h.Class == envelope.ClassSealed {
 				return tx.Bucket(bPayloads).Delete(r.Target[:])
@@ -674,6 +695,45 @@ func (a *admitter) store(c *checked) error {
 		}
 	}
 	return nil
+}
+
+// fill stores the payload of an envelope held without it, when this device
+// wants it (see Wanted) and c carries it. The envelope moves to a new local
+// sequence number, so that readers of Since see it again, now whole.
+func (a *admitter) fill(c *checked) (bool, error) {
+	e, id, tx := c.env, c.id, a.tx
+	if e.Payload == nil || tx.Bucket(bWanted).Get(id[:]) == nil {
+		return false, nil
+	}
+	if err := crypto.CheckPayload(e.Header, e.Payload); err != nil {
+		return false, nil // a bad copy: the next peer may have a good one
+	}
+	hv := tx.Bucket(bHeaders).Get(id[:])
+	if len(hv) < 8 {
+		return false, nil
+	}
+	logB := tx.Bucket(bLog)
+	if err := logB.Delete(bytes.Clone(hv[:8])); err != nil {
+		return false, err
+	}
+	seq, err := logB.NextSequence()
+	if err != nil {
+		return false, err
+	}
+	sk := binary.BigEndian.AppendUint64(nil, seq)
+	for _, op := range []struct {
+		b    []byte
+		k, v []byte
+	}{
+		{bLog, sk, id[:]},
+		{bHeaders, id[:], append(bytes.Clone(sk), hv[8:]...)},
+		{bPayloads, id[:], e.Payload},
+	} {
+		if err := tx.Bucket(op.b).Put(op.k, op.v); err != nil {
+			return false, err
+		}
+	}
+	return true, tx.Bucket(bWanted).Delete(id[:])
 }
 
 // keepPayload reports whether this device keeps the payload of h: not when
@@ -784,7 +844,7 @@ func deleteEnvelope(tx *bolt.Tx, author crypto.DeviceID, seq uint64) error {
 			return err
 		}
 	}
-	for _, b := range [][]byte{bHeaders, bPayloads} {
+	for _, b := range [][]byte{bHeaders, bPayloads, bWanted} {
 		if err := tx.Bucket(b).Delete(id); err != nil {
 			return err
 		}

@@ -35,6 +35,7 @@
 //	forks     header ID -> header encoding (equivocation evidence)
 //	refusals  reason -> u64 count
 //	local     opaque key -> value, for the owner of this store; never replicated
+//	wanted    header ID -> nil: held without a payload this device may hold
 //
 // # LAN discovery (mDNS)
 //

@@ -35,7 +35,8 @@ var (
 	bForks     = []byte("forks")
 	bRefusals  = []byte("refusals")
 	bLocal     = []byte("local")
-	allBuckets = [][]byte{bMeta, bLog, bHeaders, bPayloads, bChains, bAuthors, bCerts, bRetracted, bForks, bRefusals, bLocal}
+	bWanted    = []byte("wanted")
+	allBuckets = [][]byte{bMeta, bLog, bHeaders, bPayloads, bChains, bAuthors, bCerts, bRetracted, bForks, bRefusals, bLocal, bWanted}
 )
 
 // ErrLocked is returned by Open when another process holds the store.
@@ -429,6 +430,22 @@ func (s *Store) Pending() map[Reason]int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return maps.Clone(s.heldBy)
+}
+
+// Wanted returns up to max IDs of envelopes held without the payload this
+// device may hold: the sender did not have it. Sync asks peers for them.
+func (s *Store) Wanted(max int) []envelope.Hash {
+	var out []envelope.Hash
+	s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bWanted).Cursor()
+		for k, _ := c.First(); k != nil && len(out) < max; k, _ = c.Next() {
+			var id envelope.Hash
+			copy(id[:], k)
+			out = append(out, id)
+		}
+		return nil
+	})
+	return out
 }
 
 // GetLocal returns a copy of a local (never replicated) value, nil if unset.
