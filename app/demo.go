@@ -131,7 +131,8 @@ func buildDemo(cfg Config, centre *App) error {
 				"Opening it with macros enabled installs a downloader.\n\n" +
 				"**Action:** block the sender domains below and search mail logs since 19 July.\n\n" +
 				"- hxxp://damage-report[.]example/upload\n- 198.51.100.23",
-			Files: []File{{Name: "iocs.txt", Data: []byte("198.51.100.23\ndamage-report.example\n3f786850e387550fdab836ed7e6dc881de23001b\n")}}}},
+			Files:      []File{{Name: "iocs.txt", Data: []byte("198.51.100.23\ndamage-report.example\n3f786850e387550fdab836ed7e6dc881de23001b\n")}},
+			Indicators: []string{"hxxp://damage-report[.]example/upload", "198.51.100[.]23", "damage-report[.]example", "3f786850e387550fdab836ed7e6dc881de23001b"}}},
 		{"CSIRT Analyst", PostDraft{Type: TypeForeshadowing, Tag: TagImportant, TLP: TLPAmber, Channel: ChannelPro,
 			Title:  "DDoS campaign #OpBoycottOlympics announced against Games sites",
 			Body:   "A hacktivist group calls for DDoS attacks on official sites from 23 July, the day of the opening ceremony.\nTarget list includes ticketing and broadcasting sites.",

@@ -33,7 +33,10 @@ type PostDraft struct {
 	ToOrgs    []string // organisation names or IDs
 	ToMembers []string // people's names or IDs: sealed to all their devices
 	Files     []File
-	Exercise  string
+	// Indicators are URLs, IP addresses, domains, e-mail addresses and
+	// hashes, defanged or not, carried as structured fields.
+	Indicators []string
+	Exercise   string
 }
 
 // File is an attachment's name and bytes.
@@ -67,14 +70,15 @@ type PostSummary struct {
 // PostDetail is a post with everything shown in its detail view.
 type PostDetail struct {
 	PostSummary
-	Body          string       `json:"body"`
-	Scope         Scope        `json:"scope"`
-	Files         []Attachment `json:"files"`
-	CommentList   []Comment    `json:"comment_list"`
-	ReadBy        []Reader     `json:"read_by,omitempty"`
-	ReadByVisible bool         `json:"read_by_visible"`
-	ReadOrgs      int          `json:"read_orgs"`
-	AudienceOrgs  int          `json:"audience_orgs"`
+	Body          string          `json:"body"`
+	Scope         Scope           `json:"scope"`
+	Files         []Attachment    `json:"files"`
+	Indicators    []IndicatorView `json:"indicators"`
+	CommentList   []Comment       `json:"comment_list"`
+	ReadBy        []Reader        `json:"read_by,omitempty"`
+	ReadByVisible bool            `json:"read_by_visible"`
+	ReadOrgs      int             `json:"read_orgs"`
+	AudienceOrgs  int             `json:"audience_orgs"`
 	// Delivery is shown to the author only.
 	Delivery *Delivery `json:"delivery,omitempty"`
 }
@@ -137,6 +141,11 @@ func (a *App) Post(d PostDraft) (PostSummary, error) {
 		return PostSummary{}, err
 	}
 	rec := &PostRecord{Type: d.Type, Tag: d.Tag, TLP: d.TLP, Channel: d.Channel, Title: d.Title, Body: d.Body}
+	inds, err := parseIndicators(d.Indicators)
+	if err != nil {
+		return PostSummary{}, err
+	}
+	rec.Indicators = inds
 	a.mu.RLock()
 	me, err := a.me()
 	if err == nil && me.Role == crypto.RoleRelay {
@@ -415,8 +424,7 @@ func (a *App) Feed(f FeedFilter) []PostSummary {
 			(f.Channel != "" && r.Channel != f.Channel) || (f.Bookmarked && !l.bookmarks[id]) {
 			continue
 		}
-		if q != "" && !strings.Contains(strings.ToLower(r.Title), q) && !strings.Contains(strings.ToLower(r.Body), q) &&
-			!strings.Contains(strings.ToLower(a.view.deviceName(p.author)), q) {
+		if q != "" && !matches(r, q, a.view.deviceName(p.author)) {
 			continue
 		}
 		s := a.summary(id, p, l)
@@ -436,6 +444,22 @@ func (a *App) Feed(f FeedFilter) []PostSummary {
 		sorted[i] = out[k]
 	}
 	return sorted
+}
+
+// matches reports whether a post's title, body, author or one of its
+// indicators (plain or defanged) contains the lower-case query q.
+func matches(r *PostRecord, q, author string) bool {
+	if strings.Contains(strings.ToLower(r.Title), q) || strings.Contains(strings.ToLower(r.Body), q) ||
+		strings.Contains(strings.ToLower(author), q) {
+		return true
+	}
+	plain := strings.ToLower(Refang(q))
+	for _, in := range r.Indicators {
+		if strings.Contains(strings.ToLower(in.Value), plain) {
+			return true
+		}
+	}
+	return false
 }
 
 // findPost resolves a post ID prefix among the posts this device can read.
@@ -475,6 +499,10 @@ func (a *App) Show(q string) (PostDetail, error) {
 	}
 	for _, f := range p.rec.Attachments {
 		d.Files = append(d.Files, Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256.String()})
+	}
+	d.Indicators = []IndicatorView{}
+	for _, in := range p.rec.Indicators {
+		d.Indicators = append(d.Indicators, IndicatorView{Kind: in.Kind, Value: in.Value, Defanged: in.Defanged()})
 	}
 	var comments []commentState
 	for _, c := range s.comments[id] {

@@ -67,6 +67,7 @@ type PostRecord struct {
 	ToOrgs      []crypto.ID16   `json:"to_orgs,omitempty"`
 	ToPersons   []crypto.ID16   `json:"to_persons,omitempty"`
 	Attachments []AttachmentRef `json:"attachments,omitempty"`
+	Indicators  []Indicator     `json:"indicators,omitempty"`
 }
 
 // AttachmentRef names a file attached to a post and the chunk envelopes

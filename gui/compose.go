@@ -160,17 +160,8 @@ func (c *composeView) draft() app.PostDraft {
 	case scopePeople:
 		d.ToMembers = append(d.ToMembers, c.people.Selected()...)
 	}
-	if ind := strings.TrimSpace(c.indicators.Text); ind != "" {
-		var b strings.Builder
-		b.WriteString(strings.TrimRight(d.Body, "\n"))
-		b.WriteString("\n\n**" + T("compose.indicators_heading") + "**\n\n")
-		for _, l := range strings.Split(ind, "\n") {
-			if l = strings.TrimSpace(l); l != "" {
-				b.WriteString("- `" + Defang(l) + "`\n")
-			}
-		}
-		d.Body = b.String()
-	}
+	// Indicators travel as structured fields; app parses and checks them.
+	d.Indicators = strings.Split(c.indicators.Text, "\n")
 	return d
 }
 

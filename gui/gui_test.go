@@ -160,7 +160,7 @@ func TestPostWithEveryTLP(t *testing.T) {
 		}
 		body := u.post.obj
 		assertShows(t, body, "198.51.100[.]99")
-		assertShows(t, body, "hxxp[:]//bad[.]example/x")
+		assertShows(t, body, "hxxp://bad[.]example/x")
 		assertShows(t, body, T("delivery.only_here"))
 	}
 	found := map[string]bool{}

@@ -103,7 +103,19 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, widget.NewSeparator())
 	objs = append(objs, safeMarkdown(d.Body, v.confirmLink))
 
-	if ins := Indicators(d.Body); len(ins) > 0 {
+	// The post's structured indicators, then those found in its text.
+	ins := make([]Indicator, 0, len(d.Indicators))
+	have := map[string]bool{}
+	for _, in := range d.Indicators {
+		ins = append(ins, Indicator{Kind: indicatorKind(in.Kind), Value: in.Value, Defang: in.Defanged, Refang: in.Value})
+		have[in.Value] = true
+	}
+	for _, in := range Indicators(d.Body) {
+		if !have[in.Refang] {
+			ins = append(ins, in)
+		}
+	}
+	if len(ins) > 0 {
 		objs = append(objs, widget.NewSeparator(), section(T("post.indicators")))
 		for _, in := range ins {
 			in := in
@@ -284,4 +296,19 @@ func boolText(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+// indicatorKind maps app's indicator kinds to the display kinds.
+func indicatorKind(k app.IndicatorKind) string {
+	switch k {
+	case app.IndicatorURL:
+		return "url"
+	case app.IndicatorIPv4, app.IndicatorIPv6:
+		return "ip"
+	case app.IndicatorDomain:
+		return "domain"
+	case app.IndicatorEmail:
+		return "email"
+	}
+	return "hash"
 }

@@ -165,7 +165,7 @@ func defangURL(u string) string {
 	if path != "" || strings.HasSuffix(rest, "/") {
 		host += "/" + path
 	}
-	return scheme + "[:]//" + host
+	return scheme + "://" + host
 }
 
 // Indicator is one indicator found in a post's text, for display.

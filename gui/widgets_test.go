@@ -11,8 +11,8 @@ import (
 
 func TestDefang(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"http://evil.example/upload", "hxxp[:]//evil[.]example/upload"},
-		{"see https://a.b.example and 198.51.100.23.", "see hxxps[:]//a[.]b[.]example and 198.51.100[.]23."},
+		{"http://evil.example/upload", "hxxp://evil[.]example/upload"},
+		{"see https://a.b.example and 198.51.100.23.", "see hxxps://a[.]b[.]example and 198.51.100[.]23."},
 		{"hxxp://damage-report[.]example/upload", "hxxp://damage-report[.]example/upload"},
 		{"version 1.2 of the tool", "version 1.2 of the tool"},
 	} {
@@ -26,7 +26,7 @@ func TestIndicators(t *testing.T) {
 	body := "- hxxp://damage-report[.]example/upload\n- 198.51.100.23\nhash 3f786850e387550fdab836ed7e6dc881de23001b, file iocs.txt, bad[.]example"
 	got := Indicators(body)
 	want := []Indicator{
-		{Kind: "url", Refang: "http://damage-report.example/upload", Defang: "hxxp[:]//damage-report[.]example/upload"},
+		{Kind: "url", Refang: "http://damage-report.example/upload", Defang: "hxxp://damage-report[.]example/upload"},
 		{Kind: "ip", Refang: "198.51.100.23", Defang: "198.51.100[.]23"},
 		{Kind: "hash", Refang: "3f786850e387550fdab836ed7e6dc881de23001b"},
 		{Kind: "domain", Refang: "damage-report.example", Defang: "damage-report[.]example"},

@@ -300,7 +300,7 @@ func (c *cli) memberCmd() *cobra.Command {
 
 func (c *cli) postCmd() *cobra.Command {
 	var typ, tag, tlp, title, body, bodyFile, channel, exercise string
-	var to, toMember, attach []string
+	var to, toMember, attach, indicators []string
 	cmd := &cobra.Command{
 		Use:   "post --type T --tag TAG --tlp TLP --title TITLE",
 		Short: "Share information with the community, organisations or people",
@@ -314,7 +314,7 @@ The observation channel of an organisation is written by coordinators:
   --channel observation --to ORG.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			d := app.PostDraft{Title: title, Body: body, ToOrgs: to, ToMembers: toMember, Exercise: exercise}
+			d := app.PostDraft{Title: title, Body: body, ToOrgs: to, ToMembers: toMember, Exercise: exercise, Indicators: indicators}
 			var err error
 			if d.Type, err = app.ParsePostType(typ); err != nil {
 				return err
@@ -364,6 +364,7 @@ The observation channel of an organisation is written by coordinators:
 	f.StringSliceVar(&to, "to", nil, "organisation to share with (repeatable)")
 	f.StringSliceVar(&toMember, "to-member", nil, "person to share with (repeatable; all their devices)")
 	f.StringSliceVar(&attach, "attach", nil, "file to attach (repeatable, 25 MiB each at most)")
+	f.StringArrayVar(&indicators, "indicator", nil, "indicator: URL, IP address, domain, e-mail or hash, defanged or not (repeatable)")
 	f.StringVar(&channel, "channel", "pro", "pro, general or observation")
 	f.StringVar(&exercise, "exercise", "", "mark as exercise traffic, with the exercise's name")
 	return cmd
@@ -469,6 +470,12 @@ func (c *cli) showCmd() *cobra.Command {
 						fmt.Fprintf(w, "shared with: %s\n", strings.Join(append(append([]string{}, d.Scope.Orgs...), d.Scope.People...), ", "))
 					}
 					fmt.Fprintf(w, "id: %s\n\n%s\n", d.ID, d.Body)
+					for _, in := range d.Indicators {
+						fmt.Fprintf(w, "\nindicator %s: %s", in.Kind, in.Defanged)
+					}
+					if len(d.Indicators) > 0 {
+						fmt.Fprintln(w)
+					}
 					for _, f := range d.Files {
 						fmt.Fprintf(w, "\nattachment: %s (%d bytes, sha256 %s)", f.Name, f.Size, f.SHA256)
 					}

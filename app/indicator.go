@@ -1,0 +1,149 @@
+package app
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// IndicatorKind is the kind of a machine-readable indicator (IoC).
+type IndicatorKind string
+
+// Indicator kinds.
+const (
+	IndicatorURL    IndicatorKind = "url"
+	IndicatorIPv4   IndicatorKind = "ipv4"
+	IndicatorIPv6   IndicatorKind = "ipv6"
+	IndicatorDomain IndicatorKind = "domain"
+	IndicatorEmail  IndicatorKind = "email"
+	IndicatorMD5    IndicatorKind = "md5"
+	IndicatorSHA1   IndicatorKind = "sha1"
+	IndicatorSHA256 IndicatorKind = "sha256"
+)
+
+// MaxIndicators bounds the indicators of one post.
+const MaxIndicators = 500
+
+// Indicator is one indicator carried as a structured field of a post, so
+// that products can block it (a blocklist, STIX). Value is the plain
+// (refanged) form; show it with Defanged.
+type Indicator struct {
+	Kind  IndicatorKind `json:"kind"`
+	Value string        `json:"value"`
+}
+
+var (
+	hexOnly    = regexp.MustCompile(`^[0-9a-fA-F]+$`)
+	domainName = regexp.MustCompile(`(?i)^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$`)
+	refanger   = strings.NewReplacer("hxxps[:]//", "https://", "hxxp[:]//", "http://", "fxp[:]//", "ftp://",
+		"hxxps://", "https://", "hxxp://", "http://", "fxp://", "ftp://", "[.]", ".", "(.)", ".", "[:]", ":", "[@]", "@")
+)
+
+// Refang undoes the usual defanging: hxxp, [.], [:], [@].
+func Refang(s string) string { return refanger.Replace(s) }
+
+// ParseIndicator reads one indicator as an analyst would type or paste it,
+// defanged or not, and says what kind it is.
+func ParseIndicator(s string) (Indicator, error) {
+	v := strings.TrimSpace(Refang(s))
+	if v == "" || len(v) > 2048 || strings.ContainsAny(v, " \t\r\n") {
+		return Indicator{}, fmt.Errorf("%w: indicator %q: give one URL, address, domain, e-mail or hash", ErrInvalid, s)
+	}
+	if ip := net.ParseIP(v); ip != nil {
+		if ip.To4() != nil {
+			return Indicator{IndicatorIPv4, ip.String()}, nil
+		}
+		return Indicator{IndicatorIPv6, ip.String()}, nil
+	}
+	if hexOnly.MatchString(v) {
+		switch len(v) {
+		case 32:
+			return Indicator{IndicatorMD5, strings.ToLower(v)}, nil
+		case 40:
+			return Indicator{IndicatorSHA1, strings.ToLower(v)}, nil
+		case 64:
+			return Indicator{IndicatorSHA256, strings.ToLower(v)}, nil
+		}
+	}
+	if i := strings.Index(v, "://"); i > 0 {
+		u, err := url.Parse(v)
+		if err == nil && u.Host != "" {
+			return Indicator{IndicatorURL, v}, nil
+		}
+	}
+	if strings.Contains(v, "@") {
+		if a, err := mail.ParseAddress(v); err == nil && a.Address == v {
+			return Indicator{IndicatorEmail, strings.ToLower(v)}, nil
+		}
+	}
+	if domainName.MatchString(v) {
+		return Indicator{IndicatorDomain, strings.ToLower(strings.TrimSuffix(v, "."))}, nil
+	}
+	return Indicator{}, fmt.Errorf("%w: %q is not a URL, IP address, domain, e-mail address or MD5/SHA-1/SHA-256 hash", ErrInvalid, s)
+}
+
+// Defanged returns the indicator in a form that nothing turns into a live
+// link: hxxp://evil[.]example/x, 198.51.100[.]23, user[@]evil[.]example.
+func (i Indicator) Defanged() string {
+	switch i.Kind {
+	case IndicatorURL:
+		scheme, rest, _ := strings.Cut(i.Value, "://")
+		switch strings.ToLower(scheme) {
+		case "http":
+			scheme = "hxxp"
+		case "https":
+			scheme = "hxxps"
+		case "ftp":
+			scheme = "fxp"
+		}
+		host, path, hasPath := strings.Cut(rest, "/")
+		host = strings.ReplaceAll(host, ".", "[.]")
+		if hasPath {
+			host += "/" + path
+		}
+		return scheme + "://" + host
+	case IndicatorIPv4:
+		j := strings.LastIndex(i.Value, ".")
+		return i.Value[:j] + "[.]" + i.Value[j+1:]
+	case IndicatorIPv6:
+		return strings.ReplaceAll(i.Value, ":", "[:]")
+	case IndicatorDomain:
+		return strings.ReplaceAll(i.Value, ".", "[.]")
+	case IndicatorEmail:
+		return strings.ReplaceAll(strings.ReplaceAll(i.Value, "@", "[@]"), ".", "[.]")
+	}
+	return i.Value
+}
+
+// IndicatorView is an indicator as a post's detail shows it.
+type IndicatorView struct {
+	Kind     IndicatorKind `json:"kind"`
+	Value    string        `json:"value"`
+	Defanged string        `json:"defanged"`
+}
+
+// parseIndicators parses a draft's indicators, each once.
+func parseIndicators(in []string) ([]Indicator, error) {
+	if len(in) > MaxIndicators {
+		return nil, fmt.Errorf("%w: %d indicators, at most %d: attach a file for more", ErrTooLarge, len(in), MaxIndicators)
+	}
+	var out []Indicator
+	seen := map[Indicator]bool{}
+	for _, s := range in {
+		if strings.TrimSpace(s) == "" {
+			continue
+		}
+		i, err := ParseIndicator(s)
+		if err != nil {
+			return nil, err
+		}
+		if !seen[i] {
+			seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
