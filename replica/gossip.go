@@ -128,7 +128,7 @@ type Node struct {
 	ln          net.Listener
 	dev         *crypto.Device
 
-	pulls chan string // sync addresses to pull from
+	pulls chan pull // announcements of envelopes to pull
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
@@ -193,7 +193,7 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	if len(cfg.TransportKeys) == 0 {
 		return nil, errors.New("no transport key: this device was given none (is it a member?)")
 	}
-	n := &Node{cfg: cfg, store: store, dev: cfg.Device, pulls: make(chan string, 256), stop: make(chan struct{}),
+	n := &Node{cfg: cfg, store: store, dev: cfg.Device, pulls: make(chan pull, 256), stop: make(chan struct{}),
 		seen: map[envelope.Hash]time.Time{}, held: map[crypto.DeviceID]uint64{}, strikes: map[crypto.DeviceID]int{}, ignored: map[crypto.DeviceID]time.Time{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 
@@ -602,26 +602,44 @@ func (n *Node) acceptLoop() {
 	}
 }
 
+// pull is an announced envelope, and where to fetch it.
+type pull struct {
+	addr   string // the holder's sync address
+	author crypto.DeviceID
+	seq    uint64
+}
+
 // pullLoop syncs with peers that announced something this node lacks. It
-// coalesces: several announcements from one peer cost one sync.
+// coalesces: several announcements from one peer cost one sync, and one
+// whose envelope arrived meanwhile costs nothing. The store is read here,
+// not in handleAnnounce, which runs on memberlist's receive path.
 func (n *Node) pullLoop() {
 	defer n.wg.Done()
 	for {
 		select {
 		case <-n.stop:
 			return
-		case addr := <-n.pulls:
-			pending := map[string]bool{addr: true}
+		case p := <-n.pulls:
+			batch := []pull{p}
 		drain:
 			for {
 				select {
-				case a := <-n.pulls:
-					pending[a] = true
+				case p := <-n.pulls:
+					batch = append(batch, p)
 				default:
 					break drain
 				}
 			}
-			for a := range pending {
+			pending := map[string]bool{}
+			var order []string
+			for _, p := range batch {
+				if pending[p.addr] || n.store.Head(p.author).Seq >= p.seq {
+					continue
+				}
+				pending[p.addr] = true
+				order = append(order, p.addr)
+			}
+			for _, a := range order {
 				n.SyncWith(a)
 			}
 		}
@@ -783,11 +801,11 @@ func (n *Node) handleAnnounce(msg []byte, from net.IP) {
 	}
 	// Re-broadcast once, on first receipt.
 	n.queue.QueueBroadcast(broadcast(bytes.Clone(msg)))
-	if n.store.Head(author).Seq >= seq || addr == "" {
+	if addr == "" {
 		return
 	}
 	select {
-	case n.pulls <- addr:
+	case n.pulls <- pull{addr: addr, author: author, seq: seq}:
 	default: // full: anti-entropy will catch up
 	}
 }

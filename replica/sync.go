@@ -29,7 +29,8 @@ import (
 // Messages, one frame each, the first byte the type; integers big-endian,
 // uvarint as in encoding/binary:
 //
-//	1 summary   I->R  root [32] || 16 x level-1 digest [8]
+//	1 summary   I->R  root [32] || 16 x level-1 digest [8] || asks u8
+//	                  (1: I asks for payloads at the end, see msgPayloads)
 //	2 in-sync   R->I  (empty): done, one round trip
 //	3 level-2   R->I  n u8, then n x (level-1 index u8 || present u16 ||
 //	                  digest [8] for each leaf whose bit is set, bit 15 first)
@@ -54,9 +55,11 @@ import (
 // the digests of the buckets that differ and about 35 bytes per author in a
 // leaf that differs.
 //
-// A fork shows as equal or differing sequences with heads that differ at
-// the lower one: the side holding more sends from the fork (its envelope at
-// that sequence, which the other keeps as evidence of equivocation).
+// A fork shows as heads that differ at the lower of the two sequences: the
+// side holding more sends from there (its envelope at that sequence, which
+// the other keeps as evidence of equivocation); at equal sequences both do.
+// The side with the longer branch gets no evidence from this exchange: it
+// learns of the fork from a peer whose branch is as long or longer.
 //
 // An envelope's payload is sent only to a peer that may hold it (not one
 // addressed to individual devices unless the peer is one of them or a relay).
@@ -180,13 +183,27 @@ func prefixOf(id [32]byte) (p [authorPrefix]byte) {
 func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 	var st SyncStats
 	t := buildTree(s.Heads())
-	msg := make([]byte, 0, 1+32+16*8)
+	wanted := s.Wanted(maxWanted)
+	msg := make([]byte, 0, 1+32+16*8+1)
 	msg = append(msg, msgSummary)
 	msg = append(msg, t.root[:]...)
 	for _, d := range t.level1 {
 		msg = append(msg, d[:]...)
 	}
+	if len(wanted) > 0 {
+		msg = append(msg, 1)
+	} else {
+		msg = append(msg, 0)
+	}
 	if err := f.WriteFrame(msg); err != nil {
+		return st, err
+	}
+	// The last phase, whichever way the exchange goes.
+	ask := func(st SyncStats, err error) (SyncStats, error) {
+		if err != nil || len(wanted) == 0 {
+			return st, err
+		}
+		err = s.askPayloads(f, wanted, &st)
 		return st, err
 	}
 	st.Rounds++
@@ -197,7 +214,7 @@ func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) 
 	st.RoundTrips++
 	if len(m) == 1 && m[0] == msgInSync {
 		st.InSync = true
-		return st, nil
+		return ask(st, nil)
 	}
 	leaves, err := parseLevel2(m, t)
 	if err != nil {
@@ -253,7 +270,7 @@ func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) 
 	if err := s.sendEnvelopes(f, peer, sends, &st); err != nil {
 		return st, err
 	}
-	return st, nil
+	return ask(st, nil)
 }
 
 // parseLevel2 reads a level-2 message and returns the leaves that differ
@@ -343,14 +360,23 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 	if err != nil {
 		return st, err
 	}
-	if len(m) != 1+32+16*8 || m[0] != msgSummary {
+	if len(m) != 1+32+16*8+1 || m[0] != msgSummary || m[len(m)-1] > 1 {
 		return st, fmt.Errorf("%w: expected a summary", ErrProtocol)
+	}
+	// The last phase, whichever way the exchange goes.
+	asked := m[len(m)-1] == 1
+	serve := func(st SyncStats, err error) (SyncStats, error) {
+		if err != nil || !asked {
+			return st, err
+		}
+		err = s.servePayloads(f, peer, &st)
+		return st, err
 	}
 	t := buildTree(s.Heads())
 	if bytes.Equal(m[1:33], t.root[:]) {
 		st.InSync = true
 		st.Rounds++
-		return st, f.WriteFrame([]byte{msgInSync})
+		return serve(st, f.WriteFrame([]byte{msgInSync}))
 	}
 	out := []byte{msgLevel2, 0}
 	var diff []int
@@ -454,7 +480,7 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 	if err := s.receiveEnvelopes(f, &st); err != nil {
 		return st, err
 	}
-	return st, nil
+	return serve(st, nil)
 }
 
 // parseHeads reads a heads message: the leaves compared, and the entries.
@@ -519,61 +545,145 @@ type span struct {
 
 // sendEnvelopes sends the envelopes of spans, then done.
 func (s *Store) sendEnvelopes(f Frames, peer crypto.DeviceID, spans []span, st *SyncStats) error {
-	peerRelay := false
-	if m, ok := s.Trust().Member(peer); ok && m.Role == crypto.RoleRelay {
-		peerRelay = true
-	}
-	community := s.Community()
-	var body []byte
-	count := 0
-	flush := func() error {
-		if count == 0 {
-			return nil
-		}
-		msg := make([]byte, 0, 1+binary.MaxVarintLen64+len(body))
-		msg = append(msg, msgEnvelopes)
-		msg = binary.AppendUvarint(msg, uint64(count))
-		msg = append(msg, body...)
-		if err := f.WriteFrame(msg); err != nil {
-			return err
-		}
-		st.Rounds++
-		body, count = body[:0], 0
-		return nil
-	}
+	w := s.newSender(f, peer, st)
 	for _, sp := range spans {
 		for seq := sp.from; seq <= sp.to && seq >= sp.from; seq++ {
 			id, ok := s.chainID(sp.author, seq)
 			if !ok {
 				continue // purged since the tree was built
 			}
-			e, err := s.Get(id)
-			if err != nil {
-				continue
-			}
-			if e.Payload != nil && !peerRelay && !MayHoldPayload(e.Header, community, peer) {
-				e.Payload = nil
-			}
-			b, err := e.Encode()
-			if err != nil {
+			if err := w.send(id, false); err != nil {
 				return err
 			}
-			if len(body)+2*binary.MaxVarintLen64+len(b) > envelopeFrame {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
-			body = binary.AppendUvarint(body, uint64(len(b)))
-			body = append(body, b...)
-			count++
-			st.Sent++
 		}
 	}
-	if err := flush(); err != nil {
+	return w.done()
+}
+
+// sender batches envelopes into frames for one peer, leaving out payloads
+// the peer may not hold.
+type sender struct {
+	s         *Store
+	f         Frames
+	peer      crypto.DeviceID
+	peerRelay bool
+	community envelope.Hash
+	st        *SyncStats
+	body      []byte
+	count     int
+}
+
+func (s *Store) newSender(f Frames, peer crypto.DeviceID, st *SyncStats) *sender {
+	w := &sender{s: s, f: f, peer: peer, community: s.Community(), st: st}
+	if m, ok := s.Trust().Member(peer); ok && m.Role == crypto.RoleRelay {
+		w.peerRelay = true
+	}
+	return w
+}
+
+// send adds the envelope id; with payloadOnly, only if its payload goes.
+func (w *sender) send(id envelope.Hash, payloadOnly bool) error {
+	e, err := w.s.Get(id)
+	if err != nil {
+		return nil // purged since
+	}
+	if e.Payload != nil && !w.peerRelay && !MayHoldPayload(e.Header, w.community, w.peer) {
+		e.Payload = nil
+	}
+	if payloadOnly && e.Payload == nil {
+		return nil
+	}
+	b, err := e.Encode()
+	if err != nil {
+		return err
+	}
+	if len(w.body)+2*binary.MaxVarintLen64+len(b) > envelopeFrame {
+		if err := w.flush(); err != nil {
+			return err
+		}
+	}
+	w.body = binary.AppendUvarint(w.body, uint64(len(b)))
+	w.body = append(w.body, b...)
+	w.count++
+	w.st.Sent++
+	return nil
+}
+
+func (w *sender) flush() error {
+	if w.count == 0 {
+		return nil
+	}
+	msg := make([]byte, 0, 1+binary.MaxVarintLen64+len(w.body))
+	msg = append(msg, msgEnvelopes)
+	msg = binary.AppendUvarint(msg, uint64(w.count))
+	msg = append(msg, w.body...)
+	if err := w.f.WriteFrame(msg); err != nil {
+		return err
+	}
+	w.st.Rounds++
+	w.body, w.count = w.body[:0], 0
+	return nil
+}
+
+// done flushes and sends done.
+func (w *sender) done() error {
+	if err := w.flush(); err != nil {
+		return err
+	}
+	w.st.Rounds++
+	return w.f.WriteFrame([]byte{msgDone})
+}
+
+// Payloads this device may hold but was sent without (Store.Wanted) are
+// asked for in a last phase, after the exchange above or after in-sync,
+// when the summary's last byte says so:
+//
+//	8 payloads  I->R  n uvarint (at most maxWanted) || n x header ID [32]
+//
+// and R answers with envelopes frames (those it holds whole and I may
+// hold) and done. A device asks when it initiates; anti-entropy picks
+// peers at random, so each side's wants are asked of many peers in turn.
+const (
+	msgPayloads = 8
+	maxWanted   = 1024
+)
+
+// askPayloads asks the peer for wanted payloads and admits what comes.
+func (s *Store) askPayloads(f Frames, wanted []envelope.Hash, st *SyncStats) error {
+	msg := []byte{msgPayloads}
+	msg = binary.AppendUvarint(msg, uint64(len(wanted)))
+	for _, id := range wanted {
+		msg = append(msg, id[:]...)
+	}
+	if err := f.WriteFrame(msg); err != nil {
 		return err
 	}
 	st.Rounds++
-	return f.WriteFrame([]byte{msgDone})
+	return s.receiveEnvelopes(f, st)
+}
+
+// servePayloads answers a payloads message.
+func (s *Store) servePayloads(f Frames, peer crypto.DeviceID, st *SyncStats) error {
+	m, err := f.ReadFrame()
+	if err != nil {
+		return err
+	}
+	if len(m) < 2 || m[0] != msgPayloads {
+		return fmt.Errorf("%w: expected payloads", ErrProtocol)
+	}
+	n, k := binary.Uvarint(m[1:])
+	if k <= 0 || n > maxWanted || uint64(len(m)-1-k) != n*32 {
+		return fmt.Errorf("%w: payloads message", ErrProtocol)
+	}
+	w := s.newSender(f, peer, st)
+	for rest := m[1+k:]; len(rest) > 0; rest = rest[32:] {
+		var id envelope.Hash
+		copy(id[:], rest)
+		if err := w.send(id, true); err != nil {
+			return err
+		}
+	}
+	return w.done()
 }
 
 // receiveEnvelopes reads envelope frames until done, adding each batch.
@@ -618,7 +728,7 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 		if err != nil {
 			return err
 		}
-		st.Admitted += len(res.Admitted)
+		st.Admitted += len(res.Admitted) + len(res.Filled)
 		st.Refused += len(res.Refused)
 		for _, r := range res.Refused {
 			if r.Reason == ReasonEquivocation {

@@ -263,8 +263,8 @@ func sha(h *envelope.Header) envelope.Hash {
 
 // syRecorder records the frames written to f and read from it.
 type syRecorder struct {
-	f             replica.Frames
-	wrote, reread [][]byte
+	f           replica.Frames
+	wrote, read [][]byte
 }
 
 func (r *syRecorder) WriteFrame(b []byte) error {
@@ -275,7 +275,7 @@ func (r *syRecorder) WriteFrame(b []byte) error {
 func (r *syRecorder) ReadFrame() ([]byte, error) {
 	b, err := r.f.ReadFrame()
 	if err == nil {
-		r.reread = append(r.reread, bytes.Clone(b))
+		r.read = append(r.read, bytes.Clone(b))
 	}
 	return b, err
 }
@@ -399,12 +399,6 @@ func TestSyncIndividualPayloads(t *testing.T) {
 	if sent, p := payloadOf(wire, red.ID()); !sent || p {
 		t.Errorf("relay to another member: RED sent %v, with payload %v; want the header only", sent, p)
 	}
-}
-
-// syCost is one byte-cost case: b lacks the last k envelopes a holds.
-type syCost struct {
-	k       int
-	missing []*envelope.Envelope
 }
 
 // syFloor is what a sync of missing cannot cost less than: the envelopes'
@@ -544,7 +538,7 @@ func newSyFuzzWorld(f *testing.F) *syFuzzWorld {
 	if err := res.Err(); err != nil {
 		f.Fatal(err)
 	}
-	fw.initiatorRead, fw.responderRead = rec.reread, rec.wrote
+	fw.initiatorRead, fw.responderRead = rec.read, rec.wrote
 	return fw
 }
 

@@ -68,3 +68,46 @@ func TestNotWantedWhenNotForMe(t *testing.T) {
 		t.Errorf("alice wants a payload sealed to bob only")
 	}
 }
+
+// TestSyncFillsWantedPayload: a recipient that first got a RED-style
+// envelope header-only from an ordinary member (who may not hold the
+// payload) gets the payload from the author at a later sync, although
+// their version vectors are equal.
+func TestSyncFillsWantedPayload(t *testing.T) {
+	f := newFixture(t, nil) // the store is alice's
+	red := f.coord.PostTo("for alice", f.alice)
+	bobStore := replicatest.Open(t, replicatest.Config(t, f.bob.ID(), f.clock.Now))
+	replicatest.MustAdmit(t, bobStore, f.base...)
+	replicatest.MustAdmit(t, bobStore, red) // bob keeps the header only
+	if e, _ := bobStore.Get(red.ID()); e.Payload != nil {
+		t.Fatal("bob holds a payload sealed to alice only")
+	}
+	bob := &replicatest.Replica{Dev: f.bob, Store: bobStore}
+	alice := &replicatest.Replica{Dev: f.alice, Store: f.st}
+	if err := replicatest.Sync(t, alice, bob).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if e, err := f.st.Get(red.ID()); err != nil || e.Payload != nil {
+		t.Fatalf("alice after syncing with bob: payload %v, err %v; want the header only", e != nil && e.Payload != nil, err)
+	}
+	if got := f.st.Wanted(10); len(got) != 1 || got[0] != red.ID() {
+		t.Fatalf("alice wants %v, want the RED envelope", got)
+	}
+	coordStore := replicatest.Open(t, replicatest.Config(t, f.coord.ID(), f.clock.Now))
+	replicatest.MustAdmit(t, coordStore, f.base...)
+	replicatest.MustAdmit(t, coordStore, red)
+	coord := &replicatest.Replica{Dev: f.coord, Store: coordStore}
+	if f.st.Digest() != coordStore.Digest() {
+		t.Fatal("alice and the author should hold the same headers")
+	}
+	if err := replicatest.Sync(t, alice, coord).Err(); err != nil {
+		t.Fatal(err)
+	}
+	e, err := f.st.Get(red.ID())
+	if err != nil || !bytes.Equal(e.Payload, red.Payload) {
+		t.Fatalf("alice after syncing with the author: payload missing (err %v)", err)
+	}
+	if got := f.st.Wanted(10); len(got) != 0 {
+		t.Errorf("still wanted: %v", got)
+	}
+}

@@ -89,6 +89,11 @@ func StartCluster(tb testing.TB, cfg ClusterConfig) *Cluster {
 func (c *Cluster) start(n *ClusterNode, gossipPort, syncPort int) {
 	c.tb.Helper()
 	ends, err := c.Net.Attach(n.Index, gossipPort, syncPort)
+	if err != nil && (gossipPort != 0 || syncPort != 0) {
+		// Taken meanwhile: a node that left may come back elsewhere.
+		c.tb.Logf("node %d: %v; binding new ports", n.Index, err)
+		ends, err = c.Net.Attach(n.Index, 0, 0)
+	}
 	if err != nil {
 		c.tb.Fatalf("node %d: %v", n.Index, err)
 	}
