@@ -155,12 +155,17 @@ func (n *Node) transportKeys() [][]byte {
 
 // knownAddr tells whether addr is this node's or a live member's gossip
 // address.
+//
+// It reads the peers memberlist's events reported (n.peers), not
+// memberlist's Members, whose nodes memberlist changes while they are read.
 func (n *Node) knownAddr(addr string) bool {
-	if n.ml.LocalNode().Address() == addr {
+	if n.GossipAddr() == addr {
 		return true
 	}
-	for _, m := range n.ml.Members() {
-		if m.Address() == addr {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, p := range n.peers {
+		if p.Addr == addr && p.State != "dead" && p.State != "left" {
 			return true
 		}
 	}
