@@ -120,3 +120,34 @@ func TestRelayCarriesRED(t *testing.T) {
 		t.Errorf("a non-recipient got the RED payload from the relay (err %v)", err)
 	}
 }
+
+// TestLaptopSyncsThroughRelayStream: a laptop behind NAT does not join the
+// gossip; it syncs over streams it opens to a relay (serve --relay).
+func TestLaptopSyncsThroughRelayStream(t *testing.T) {
+	c := newCommunity(t)
+	relay := c.join(t, "Internet Relay", "Coordination Centre", crypto.RoleRelay)
+	c.all = append(c.all, relay)
+	c.sync(t)
+	relayNet := startNet(t, relay)
+	startNet(t, c.centre, relayNet.GossipAddr())
+	laptop, err := c.venue.StartNetwork(NetworkConfig{BindAddr: "127.0.0.1", Relays: []string{relayNet.SyncAddr()}, Test: true, AntiEntropy: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { laptop.Close() })
+
+	p, err := c.centre.Post(PostDraft{Type: TypeAlert, Tag: TagImportant, TLP: TLPGreen, Title: "through the relay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c.venue, "laptop gets the post through the relay", func() bool { _, err := c.venue.Show(p.ID); return err == nil })
+	q, err := c.venue.Post(PostDraft{Type: TypeAlert, Tag: TagInfo, TLP: TLPGreen, Title: "from the laptop"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c.centre, "the centre gets the laptop's post", func() bool { _, err := c.centre.Show(q.ID); return err == nil })
+	peers, conn := laptop.Peers()
+	if conn.State != "connected" || len(peers) != 1 || peers[0].Role != crypto.RoleRelay {
+		t.Errorf("laptop peers = %+v, connectivity %+v; want the relay, connected", peers, conn)
+	}
+}
