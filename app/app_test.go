@@ -574,3 +574,23 @@ func TestEquivocationFlagged(t *testing.T) {
 		}
 	}
 }
+
+func TestIncidentAttachments(t *testing.T) {
+	c := newCommunity(t)
+	log := bytes.Repeat([]byte("Jul 23 21:58:01 fw1 DROP UDP 203.0.113.9:123\n"), 20000)
+	inc, err := c.venue.ReportIncident(IncidentDraft{Category: CatDoS, Title: "UDP flood", Files: []File{{Name: "fw.log", Data: log}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inc.Files) != 1 || inc.Files[0].Name != "fw.log" || inc.Files[0].Size != int64(len(log)) {
+		t.Fatalf("incident files = %+v", inc.Files)
+	}
+	c.sync(t)
+	got, err := c.centre.IncidentAttachment(inc.ID, "fw.log")
+	if err != nil || !bytes.Equal(got, log) {
+		t.Fatalf("coordinator reads the attachment: %d bytes, %v", len(got), err)
+	}
+	if _, err := c.power.IncidentAttachment(inc.ID, "fw.log"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("another organisation: %v, want ErrNotFound (it cannot read the incident)", err)
+	}
+}

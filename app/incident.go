@@ -18,6 +18,7 @@ type IncidentDraft struct {
 	Body             string
 	Affects          Affects
 	SupportRequested bool
+	Files            []File
 	Exercise         string
 }
 
@@ -46,6 +47,7 @@ type Incident struct {
 	Updated          time.Time       `json:"updated"`
 	Body             string          `json:"body,omitempty"`
 	Exercise         string          `json:"exercise,omitempty"`
+	Files            []Attachment    `json:"files"`
 	Timeline         []TimelineEntry `json:"timeline"`
 }
 
@@ -75,6 +77,9 @@ func (a *App) ReportIncident(d IncidentDraft) (Incident, error) {
 	if d.Affects == "" {
 		d.Affects = AffectsUnknown
 	}
+	if err := checkFiles(d.Files, a.cfg.MaxAttachment); err != nil {
+		return Incident{}, err
+	}
 	a.mu.RLock()
 	me, err := a.me()
 	var aud crypto.Audience
@@ -86,11 +91,16 @@ func (a *App) ReportIncident(d IncidentDraft) (Incident, error) {
 		return Incident{}, err
 	}
 	rec := &IncidentRecord{Category: d.Category, Title: d.Title, Body: d.Body, Affects: d.Affects, SupportRequested: d.SupportRequested, Org: me.Org}
-	ids, err := a.write(a.sealed(aud, &Record{Exercise: d.Exercise, Incident: rec}))
+	builders, refs := a.attachmentBuilders(aud, d.Files, d.Exercise)
+	builders = append(builders, func(pos crypto.Position, clock uint64) (*envelope.Envelope, error) {
+		rec.Attachments = refs()
+		return a.sealed(aud, &Record{Exercise: d.Exercise, Incident: rec})(pos, clock)
+	})
+	ids, err := a.write(builders...)
 	if err != nil {
 		return Incident{}, err
 	}
-	return a.Incident(ids[0].String())
+	return a.Incident(ids[len(ids)-1].String())
 }
 
 // orgAudience returns the audience of an organisation's own records: its key
@@ -165,6 +175,7 @@ func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
 		Reporter: inc.author.String(), ReporterName: s.deviceName(inc.author),
 		Opened: wallTime(inc.clock), Updated: wallTime(inc.clock), Body: inc.rec.Body, Exercise: inc.exercise,
 		Timeline: []TimelineEntry{}, // [] rather than null in --json before the first update
+		Files:    attachmentViews(inc.rec.Attachments),
 	}
 	_ = m
 	var ups []updateState
@@ -218,4 +229,20 @@ func (a *App) Incident(q string) (Incident, error) {
 		return Incident{}, err
 	}
 	return a.view.incident(id, a.view.incidents[id]), nil
+}
+
+// IncidentAttachment returns a file attached to an incident report, checked
+// against its hash.
+func (a *App) IncidentAttachment(q, name string) ([]byte, error) {
+	a.mu.RLock()
+	id, err := findID(a.view.incidents, q, "incident", "see `noroshi incident list`")
+	var refs []AttachmentRef
+	if err == nil {
+		refs = a.view.incidents[id].rec.Attachments
+	}
+	a.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	return a.attachment(refs, name, "incident")
 }

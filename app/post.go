@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"fmt"
 	"sort"
 	"strings"
@@ -182,31 +181,9 @@ func (a *App) Post(d PostDraft) (PostSummary, error) {
 		return PostSummary{}, err
 	}
 
-	var builders []builder
-	chunkIDs := make([][]envelope.Hash, len(d.Files))
-	// Chunk envelopes come first; the post names them by header ID, which is
-	// known only once each is built, so the post's builder reads chunkIDs.
-	for i, f := range d.Files {
-		for off, n := 0, 0; off < len(f.Data) || (off == 0 && len(f.Data) == 0); off, n = off+chunkSize, n+1 {
-			end := min(off+chunkSize, len(f.Data))
-			build := a.sealed(aud, &Record{Exercise: d.Exercise, Chunk: &ChunkRecord{Index: n}, Blob: f.Data[off:end]})
-			i := i
-			builders = append(builders, func(pos crypto.Position, clock uint64) (*envelope.Envelope, error) {
-				e, err := build(pos, clock)
-				if err == nil {
-					chunkIDs[i] = append(chunkIDs[i], e.ID())
-				}
-				return e, err
-			})
-			if len(f.Data) == 0 {
-				break
-			}
-		}
-	}
+	builders, refs := a.attachmentBuilders(aud, d.Files, d.Exercise)
 	builders = append(builders, func(pos crypto.Position, clock uint64) (*envelope.Envelope, error) {
-		for i, f := range d.Files {
-			rec.Attachments = append(rec.Attachments, AttachmentRef{Name: f.Name, Size: int64(len(f.Data)), SHA256: sha256.Sum256(f.Data), Chunks: chunkIDs[i]})
-		}
+		rec.Attachments = refs()
 		return a.sealed(aud, &Record{Exercise: d.Exercise, Post: rec})(pos, clock)
 	})
 	ids, err := a.write(builders...)
@@ -239,8 +216,6 @@ func checkDraft(d *PostDraft, maxAttachment int64) error {
 		return fmt.Errorf("%w: body of %d bytes, at most %d: attach long texts as files", ErrTooLarge, len(d.Body), MaxBody)
 	case !utf8.ValidString(d.Title) || !utf8.ValidString(d.Body):
 		return fmt.Errorf("%w: title and body must be UTF-8 text", ErrInvalid)
-	case len(d.Files) > MaxAttachments:
-		return fmt.Errorf("%w: %d attachments, at most %d", ErrTooLarge, len(d.Files), MaxAttachments)
 	}
 	if d.Type == "" || d.Tag == "" || d.TLP == "" {
 		return fmt.Errorf("%w: a post needs --type, --tag and --tlp", ErrInvalid)
@@ -248,18 +223,8 @@ func checkDraft(d *PostDraft, maxAttachment int64) error {
 	if d.Channel == "" {
 		d.Channel = ChannelPro
 	}
-	names := map[string]bool{}
-	for _, f := range d.Files {
-		if f.Name == "" || strings.ContainsAny(f.Name, "/\\\x00") {
-			return fmt.Errorf("%w: attachment name %q: use a plain file name", ErrInvalid, f.Name)
-		}
-		if names[f.Name] {
-			return fmt.Errorf("%w: two attachments named %q", ErrInvalid, f.Name)
-		}
-		names[f.Name] = true
-		if int64(len(f.Data)) > maxAttachment {
-			return fmt.Errorf("%w: attachment %q is %d bytes, at most %d: share a link or split it", ErrTooLarge, f.Name, len(f.Data), maxAttachment)
-		}
+	if err := checkFiles(d.Files, maxAttachment); err != nil {
+		return err
 	}
 	return nil
 }
@@ -497,9 +462,7 @@ func (a *App) Show(q string) (PostDetail, error) {
 	for _, pr := range p.rec.ToPersons {
 		d.Scope.People = append(d.Scope.People, s.personName(pr))
 	}
-	for _, f := range p.rec.Attachments {
-		d.Files = append(d.Files, Attachment{Name: f.Name, Size: f.Size, SHA256: f.SHA256.String()})
-	}
+	d.Files = attachmentViews(p.rec.Attachments)
 	d.Indicators = []IndicatorView{}
 	for _, in := range p.rec.Indicators {
 		d.Indicators = append(d.Indicators, IndicatorView{Kind: in.Kind, Value: in.Value, Defanged: in.Defanged()})
@@ -742,7 +705,7 @@ func (a *App) Retract(q, reason string) (string, error) {
 	return ids[0].String(), nil
 }
 
-// AttachmentData returns an attached file's bytes, checked against its hash.
+// AttachmentData returns a file attached to a post, checked against its hash.
 func (a *App) AttachmentData(q, name string) ([]byte, error) {
 	a.mu.RLock()
 	_, p, err := a.findPost(q)
@@ -750,40 +713,5 @@ func (a *App) AttachmentData(q, name string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ref *AttachmentRef
-	var names []string
-	for i := range p.rec.Attachments {
-		names = append(names, p.rec.Attachments[i].Name)
-		if p.rec.Attachments[i].Name == name {
-			ref = &p.rec.Attachments[i]
-		}
-	}
-	if ref == nil && len(names) == 0 {
-		return nil, fmt.Errorf("%w: no attachment %q: this post has no attachments", ErrNotFound, name)
-	}
-	if ref == nil {
-		return nil, fmt.Errorf("%w: no attachment %q on this post (it has: %s)", ErrNotFound, name, strings.Join(names, ", "))
-	}
-	var out bytes.Buffer
-	for i, cid := range ref.Chunks {
-		e, err := a.store.Get(cid)
-		if err != nil || e.Payload == nil {
-			return nil, fmt.Errorf("%w: part %d of %q is not on this device yet: sync and try again", ErrNotFound, i+1, name)
-		}
-		a.mu.RLock()
-		plain, err := crypto.Open(e, a.identities()...)
-		a.mu.RUnlock()
-		if err != nil {
-			return nil, fmt.Errorf("attachment %q part %d: %w", name, i+1, err)
-		}
-		rec, err := DecodeRecord(plain)
-		if err != nil || rec.Chunk == nil || rec.Chunk.Index != i {
-			return nil, fmt.Errorf("attachment %q part %d is damaged", name, i+1)
-		}
-		out.Write(rec.Blob)
-	}
-	if int64(out.Len()) != ref.Size || sha256.Sum256(out.Bytes()) != ref.SHA256 {
-		return nil, fmt.Errorf("attachment %q does not match its hash: not saved", name)
-	}
-	return out.Bytes(), nil
+	return a.attachment(p.rec.Attachments, name, "post")
 }

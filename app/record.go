@@ -98,12 +98,13 @@ type ReadsRecord struct {
 
 // IncidentRecord opens an incident in the consultation window.
 type IncidentRecord struct {
-	Category         Category    `json:"category"`
-	Title            string      `json:"title"`
-	Body             string      `json:"body,omitempty"`
-	Affects          Affects     `json:"affects"`
-	SupportRequested bool        `json:"support_requested,omitempty"`
-	Org              crypto.ID16 `json:"org"`
+	Category         Category        `json:"category"`
+	Title            string          `json:"title"`
+	Body             string          `json:"body,omitempty"`
+	Affects          Affects         `json:"affects"`
+	SupportRequested bool            `json:"support_requested,omitempty"`
+	Org              crypto.ID16     `json:"org"`
+	Attachments      []AttachmentRef `json:"attachments,omitempty"`
 }
 
 // IncidentUpdate changes an incident's status, adds a note, assigns it.

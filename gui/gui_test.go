@@ -310,10 +310,16 @@ func TestIncidentFlow(t *testing.T) {
 	v.affects.SetSelected(enum("affects", app.AffectsYes))
 	test.Tap(v.support)
 	test.Type(v.desc, "Ransom note found at 13:30.")
+	v.addFile("ransom-note.txt", []byte("YOUR FILES ARE ENCRYPTED"))
+	assertShows(t, v.fileList, "ransom-note.txt")
 	test.Tap(v.report)
 	if v.shown == nil || v.shown.Title != "Files encrypted on the ticketing back office" || !v.shown.SupportRequested {
 		t.Fatalf("reported incident not shown: %+v", v.shown)
 	}
+	if len(v.shown.Files) != 1 || v.shown.Files[0].Name != "ransom-note.txt" || len(v.files) != 0 {
+		t.Fatalf("incident files = %+v, form files left %d; want the note attached and the form cleared", v.shown.Files, len(v.files))
+	}
+	assertShows(t, v.scroll, "ransom-note.txt")
 	for i, s := range app.Statuses[1:] {
 		v.status.SetSelected(enum("status", s))
 		if i == 0 {

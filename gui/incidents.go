@@ -2,6 +2,7 @@ package gui
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
@@ -32,6 +33,8 @@ type incidentView struct {
 	affects   *widget.RadioGroup
 	support   *widget.Check
 	desc      *widget.Entry
+	files     []app.File
+	fileList  *fyne.Container
 	report    *widget.Button
 	catOf     func(string) app.Category
 	affectsOf func(string) app.Affects
@@ -87,12 +90,15 @@ func newIncidentView(u *UI) *incidentView {
 	v.desc.Wrapping = fyne.TextWrapWord
 	v.report = widget.NewButtonWithIcon(T("incident.report_button"), theme.MailSendIcon(), func() { v.submitReport() })
 	v.report.Importance = widget.HighImportance
+	v.fileList = container.NewVBox()
+	attach := widget.NewButtonWithIcon(T("compose.attach"), theme.FileIcon(), func() { v.pickFile() })
 	reportForm := widget.NewForm(
 		widget.NewFormItem(T("incident.category"), v.category),
 		widget.NewFormItem(T("incident.title"), v.title),
 		widget.NewFormItem(T("incident.affects"), v.affects),
 		widget.NewFormItem("", v.support),
 		widget.NewFormItem(T("incident.description"), v.desc),
+		widget.NewFormItem(T("compose.attachments"), container.NewVBox(v.fileList, container.NewHBox(attach))),
 	)
 	reportTab := container.NewVScroll(container.NewPadded(container.NewVBox(wrapLabel(T("incident.report_intro")), reportForm, container.NewHBox(v.report))))
 
@@ -224,6 +230,16 @@ func (v *incidentView) applyDetail(ev event) {
 	if i.Body != "" {
 		objs = append(objs, widget.NewSeparator(), safeMarkdown(i.Body, v.u.post.confirmLink))
 	}
+	if len(i.Files) > 0 {
+		objs = append(objs, widget.NewSeparator(), section(T("post.attachments")))
+		for _, f := range i.Files {
+			id, name := i.ID, f.Name
+			l := widget.NewLabel(f.Name + " (" + sizeText(f.Size) + ")")
+			l.Truncation = fyne.TextTruncateEllipsis
+			save := widget.NewButtonWithIcon(T("post.save"), theme.DocumentSaveIcon(), func() { v.saveAttachment(id, name) })
+			objs = append(objs, container.NewBorder(nil, nil, nil, save, l))
+		}
+	}
 	objs = append(objs, widget.NewSeparator(), section(T("incident.timeline")))
 	objs = append(objs, wrapLabel(when(i.Opened)+"  "+enum("status", app.StatusReported)+" · "+i.ReporterName))
 	for _, e := range i.Timeline {
@@ -254,7 +270,7 @@ func (v *incidentView) applyDetail(ev event) {
 
 func (v *incidentView) submitReport() {
 	inc, err := v.u.a.ReportIncident(app.IncidentDraft{Category: v.catOf(v.category.Selected), Title: v.title.Text, Body: v.desc.Text,
-		Affects: v.affectsOf(v.affects.Selected), SupportRequested: v.support.Checked})
+		Affects: v.affectsOf(v.affects.Selected), SupportRequested: v.support.Checked, Files: v.files})
 	if err != nil {
 		v.u.showErr(err)
 		return
@@ -262,6 +278,8 @@ func (v *incidentView) submitReport() {
 	v.title.SetText("")
 	v.desc.SetText("")
 	v.support.SetChecked(false)
+	v.files = nil
+	v.showFiles()
 	v.tabs.SelectIndex(1)
 	v.selectIncident(inc.ID)
 }
@@ -282,4 +300,51 @@ func (v *incidentView) submitUpdate() {
 	v.status.ClearSelected()
 	v.assign.ClearSelected()
 	v.u.refresh()
+}
+
+// pickFile attaches a file (a log, a screenshot) to the report.
+func (v *incidentView) pickFile() {
+	v.u.pickOpen(func(r fyne.URIReadCloser) {
+		defer r.Close()
+		data, err := io.ReadAll(io.LimitReader(r, 25<<20+1))
+		if err != nil {
+			v.u.showErr(err)
+			return
+		}
+		v.addFile(r.URI().Name(), data)
+	})
+}
+
+// addFile attaches a file to the report being written.
+func (v *incidentView) addFile(name string, data []byte) {
+	v.files = append(v.files, app.File{Name: name, Data: data})
+	v.showFiles()
+}
+
+func (v *incidentView) showFiles() {
+	v.fileList.Objects = nil
+	for i, f := range v.files {
+		rm := widget.NewButtonWithIcon("", theme.DeleteIcon(), func() {
+			v.files = append(v.files[:i:i], v.files[i+1:]...)
+			v.showFiles()
+		})
+		v.fileList.Add(container.NewBorder(nil, nil, nil, rm, widget.NewLabel(f.Name+" ("+sizeText(int64(len(f.Data)))+")")))
+	}
+	v.fileList.Refresh()
+}
+
+// saveAttachment saves a file of an incident report; it is never opened.
+func (v *incidentView) saveAttachment(id, name string) {
+	v.u.pickSave(name, func(w fyne.URIWriteCloser) {
+		defer w.Close()
+		data, err := v.u.a.IncidentAttachment(id, name)
+		if err == nil {
+			_, err = w.Write(data)
+		}
+		if err != nil {
+			v.u.showErr(err)
+			return
+		}
+		v.u.showInfo(T("post.saved_title"), Tf("post.saved", name, w.URI().Path()))
+	})
 }

@@ -588,14 +588,19 @@ func (c *cli) attachmentCmd() *cobra.Command {
 	var force bool
 	save := &cobra.Command{
 		Use:   "save ID NAME --out FILE",
-		Short: "Save an attachment to a file (it is never opened automatically)",
+		Short: "Save an attachment of a post or an incident to a file (it is never opened automatically)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
 				return fmt.Errorf("%w: give --out FILE", app.ErrInvalid)
 			}
 			return c.withApp(func(a *app.App) error {
-				b, err := a.AttachmentData(args[0], args[1])
+				// ID names a post, or an incident report.
+				get := a.AttachmentData
+				if _, err := a.Incident(args[0]); err == nil {
+					get = a.IncidentAttachment
+				}
+				b, err := get(args[0], args[1])
 				if err != nil {
 					return err
 				}
@@ -613,6 +618,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "incident", Short: "The consultation window: report and follow incidents"}
 	var category, title, affects, body, bodyFile, exercise string
 	var support bool
+	var incAttach []string
 	report := &cobra.Command{
 		Use:   "report --category C --title TITLE",
 		Short: "Report an incident or ask for advice",
@@ -634,8 +640,16 @@ func (c *cli) incidentCmd() *cobra.Command {
 				}
 				body = string(b)
 			}
+			var files []app.File
+			for _, f := range incAttach {
+				b, err := c.readInput(f, 25<<20)
+				if err != nil {
+					return err
+				}
+				files = append(files, app.File{Name: filepath.Base(f), Data: b})
+			}
 			return c.withApp(func(a *app.App) error {
-				inc, err := a.ReportIncident(app.IncidentDraft{Category: cat, Title: title, Body: body, Affects: aff, SupportRequested: support, Exercise: exercise})
+				inc, err := a.ReportIncident(app.IncidentDraft{Category: cat, Title: title, Body: body, Affects: aff, SupportRequested: support, Exercise: exercise, Files: files})
 				if err != nil {
 					return err
 				}
@@ -651,6 +665,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 	rf.StringVar(&body, "body", "", "description")
 	rf.StringVar(&bodyFile, "body-file", "", "read the description from a file")
 	rf.StringVar(&exercise, "exercise", "", "mark as exercise traffic, with the exercise's name")
+	rf.StringSliceVar(&incAttach, "attach", nil, "file to attach: logs, screenshots (repeatable, 25 MiB each at most)")
 
 	var status, note, assign string
 	update := &cobra.Command{
@@ -718,7 +733,11 @@ func (c *cli) incidentCmd() *cobra.Command {
 					if i.AssigneeName != "" {
 						fmt.Fprintf(w, "assigned to %s\n", i.AssigneeName)
 					}
-					fmt.Fprintf(w, "id: %s\n\n%s\n\ntimeline:\n", i.ID, i.Body)
+					fmt.Fprintf(w, "id: %s\n\n%s\n", i.ID, i.Body)
+					for _, f := range i.Files {
+						fmt.Fprintf(w, "attachment: %s (%d bytes, sha256 %s)\n", f.Name, f.Size, f.SHA256)
+					}
+					fmt.Fprintf(w, "\ntimeline:\n")
 					fmt.Fprintf(w, "  %s  reported  %s\n", when(i.Opened), i.ReporterName)
 					for _, e := range i.Timeline {
 						line := "  " + when(e.Time) + "  "
