@@ -335,16 +335,5 @@ func (v *incidentView) showFiles() {
 
 // saveAttachment saves a file of an incident report; it is never opened.
 func (v *incidentView) saveAttachment(id, name string) {
-	v.u.pickSave(name, func(w fyne.URIWriteCloser) {
-		defer w.Close()
-		data, err := v.u.a.IncidentAttachment(id, name)
-		if err == nil {
-			_, err = w.Write(data)
-		}
-		if err != nil {
-			v.u.showErr(err)
-			return
-		}
-		v.u.showInfo(T("post.saved_title"), Tf("post.saved", name, w.URI().Path()))
-	})
+	v.u.saveFile(name, func() ([]byte, error) { return v.u.a.IncidentAttachment(id, name) })
 }

@@ -277,17 +277,23 @@ func (v *postView) askRetract() {
 }
 
 func (v *postView) saveAttachment(id, name string) {
-	v.u.pickSave(name, func(w fyne.URIWriteCloser) {
+	v.u.saveFile(name, func() ([]byte, error) { return v.u.a.AttachmentData(id, name) })
+}
+
+// saveFile asks where to save an attachment, then writes what get returns.
+// Attachments are saved, never opened.
+func (u *UI) saveFile(name string, get func() ([]byte, error)) {
+	u.pickSave(name, func(w fyne.URIWriteCloser) {
 		defer w.Close()
-		data, err := v.u.a.AttachmentData(id, name)
+		data, err := get()
 		if err == nil {
 			_, err = w.Write(data)
 		}
 		if err != nil {
-			v.u.showErr(err)
+			u.showErr(err)
 			return
 		}
-		v.u.showInfo(T("post.saved_title"), Tf("post.saved", name, w.URI().Path()))
+		u.showInfo(T("post.saved_title"), Tf("post.saved", name, w.URI().Path()))
 	})
 }
 

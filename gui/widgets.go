@@ -151,21 +151,7 @@ func Defang(s string) string {
 }
 
 func defangURL(u string) string {
-	scheme, rest, _ := strings.Cut(u, "://")
-	switch strings.ToLower(scheme) {
-	case "http":
-		scheme = "hxxp"
-	case "https":
-		scheme = "hxxps"
-	case "ftp":
-		scheme = "fxp"
-	}
-	host, path, _ := strings.Cut(rest, "/")
-	host = strings.ReplaceAll(host, ".", "[.]")
-	if path != "" || strings.HasSuffix(rest, "/") {
-		host += "/" + path
-	}
-	return scheme + "://" + host
+	return app.Indicator{Kind: app.IndicatorURL, Value: u}.Defanged()
 }
 
 // Indicator is one indicator found in a post's text, for display.

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"path/filepath"
 	"runtime/debug"
 	"strings"
 
@@ -338,12 +337,8 @@ The observation channel of an organisation is written by coordinators:
 				}
 				d.Body = string(b)
 			}
-			for _, f := range attach {
-				b, err := c.readInput(f, 25<<20)
-				if err != nil {
-					return err
-				}
-				d.Files = append(d.Files, app.File{Name: filepath.Base(f), Data: b})
+			if d.Files, err = c.readFiles(attach); err != nil {
+				return err
 			}
 			return c.withApp(func(a *app.App) error {
 				p, err := a.Post(d)
@@ -640,13 +635,9 @@ func (c *cli) incidentCmd() *cobra.Command {
 				}
 				body = string(b)
 			}
-			var files []app.File
-			for _, f := range incAttach {
-				b, err := c.readInput(f, 25<<20)
-				if err != nil {
-					return err
-				}
-				files = append(files, app.File{Name: filepath.Base(f), Data: b})
+			files, err := c.readFiles(incAttach)
+			if err != nil {
+				return err
 			}
 			return c.withApp(func(a *app.App) error {
 				inc, err := a.ReportIncident(app.IncidentDraft{Category: cat, Title: title, Body: body, Affects: aff, SupportRequested: support, Exercise: exercise, Files: files})

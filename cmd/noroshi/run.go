@@ -302,6 +302,19 @@ func (c *cli) readInput(p string, max int64) ([]byte, error) {
 	return b, nil
 }
 
+// readFiles reads files to attach, each named by its base name.
+func (c *cli) readFiles(paths []string) ([]app.File, error) {
+	var files []app.File
+	for _, p := range paths {
+		b, err := c.readInput(p, 25<<20)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, app.File{Name: filepath.Base(p), Data: b})
+	}
+	return files, nil
+}
+
 // writeOutput writes data to a file ("-" is stdout) without overwriting an
 // existing file unless force is set.
 func (c *cli) writeOutput(p string, data []byte, force bool) error {
