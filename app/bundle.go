@@ -41,8 +41,10 @@ type ImportResult struct {
 }
 
 // ExportBundle writes every envelope this device holds to w, sealed to the
-// community key. Payloads addressed to individual devices stay out: only
-// their recipients and relays may carry them.
+// community key. Payloads addressed to individual devices (TLP:RED) go in
+// too, still sealed to their recipients: an importing device keeps them
+// only if it is one of them (or a relay), so RED reaches its recipient
+// across an air gap and nobody else.
 func (a *App) ExportBundle(w io.Writer) (int, error) {
 	a.mu.RLock()
 	_, err := a.me()
@@ -56,9 +58,6 @@ func (a *App) ExportBundle(w io.Writer) (int, error) {
 	}
 	var envs []*envelope.Envelope
 	if err := a.store.Since(0, func(_ uint64, e *envelope.Envelope) error {
-		if e.Header.Class == envelope.ClassSealed && len(e.Header.Epochs) == 0 {
-			e.Payload = nil
-		}
 		envs = append(envs, e)
 		return nil
 	}); err != nil {

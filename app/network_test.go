@@ -151,3 +151,33 @@ func TestLaptopSyncsThroughRelayStream(t *testing.T) {
 		t.Errorf("laptop peers = %+v, connectivity %+v; want the relay, connected", peers, conn)
 	}
 }
+
+// TestRevokedDeviceKeptOutOfGossip: during the transport key's grace period
+// a revoked device still holds an accepted key; it must still not be a peer.
+func TestRevokedDeviceKeptOutOfGossip(t *testing.T) {
+	c := newCommunity(t)
+	if _, err := c.centre.Revoke("Power Analyst", "laptop stolen"); err != nil {
+		t.Fatal(err)
+	}
+	c.sync(t) // the revoked device even learns of it, and keeps its old keys
+	centreNet := startNet(t, c.centre)
+	venueNet := startNet(t, c.venue, centreNet.GossipAddr())
+	startNet(t, c.power, centreNet.GossipAddr(), venueNet.GossipAddr())
+	// The venue's post reaches the centre; the revoked device is no peer.
+	p, err := c.venue.Post(PostDraft{Type: TypeAlert, Tag: TagInfo, TLP: TLPGreen, Title: "after the revocation"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, c.centre, "centre gets the venue's post", func() bool { _, err := c.centre.Show(p.ID); return err == nil })
+	for _, n := range []*Network{centreNet, venueNet} {
+		peers, _ := n.Peers()
+		for _, q := range peers {
+			if q.Name == "Power Analyst" && q.State == "alive" {
+				t.Errorf("the revoked device is an alive peer: %+v", q)
+			}
+		}
+	}
+	if _, err := c.power.Show(p.ID); err == nil {
+		t.Errorf("the revoked device got a post written after its revocation")
+	}
+}

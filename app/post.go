@@ -362,7 +362,12 @@ func (a *App) summary(id envelope.Hash, p postState, l localState) PostSummary {
 	readers := s.readers(id)
 	me := s.person(a.dev.ID())
 	_, read := readers[me]
-	read = read || l.reads[id] || p.author == a.dev.ID()
+	if !read && l.reads[id] {
+		// Read here, receipt not sent yet (batched): count it now.
+		readers[me] = 0
+		read = true
+	}
+	read = read || p.author == a.dev.ID()
 	return PostSummary{
 		ID: id.String(), Title: p.rec.Title, Type: p.rec.Type, Tag: p.rec.Tag, TagMark: p.rec.Tag.Mark(),
 		TLP: p.rec.TLP.Label(), Channel: p.rec.Channel, Org: m.Org.String(), OrgName: s.orgName(m.Org),
@@ -504,9 +509,26 @@ func (a *App) Show(q string) (PostDetail, error) {
 		return d.ReadBy[i].Name < d.ReadBy[j].Name
 	})
 	d.ReadOrgs = len(orgs)
-	d.AudienceOrgs = len(p.rec.ToOrgs)
-	if d.Scope.Community || len(p.rec.ToPersons) > 0 {
+	switch {
+	case d.Scope.Community:
 		d.AudienceOrgs = len(s.orgList())
+	case len(p.rec.ToPersons) > 0:
+		// The organisations of the people it was sealed to, and the author's.
+		aud := map[crypto.ID16]bool{author.Org: true}
+		for _, pr := range p.rec.ToPersons {
+			for _, m := range s.trust.Members() {
+				if m.Person == pr {
+					aud[m.Org] = true
+				}
+			}
+		}
+		d.AudienceOrgs = len(aud)
+	default:
+		aud := map[crypto.ID16]bool{author.Org: true}
+		for _, o := range p.rec.ToOrgs {
+			aud[o] = true
+		}
+		d.AudienceOrgs = len(aud)
 	}
 	if p.author == a.dev.ID() {
 		d.Delivery = a.delivery(p, d.ReadOrgs, d.AudienceOrgs)

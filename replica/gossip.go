@@ -265,6 +265,7 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 	d := &delegate{n: n}
 	mc.Delegate = d
 	mc.Events = d
+	mc.Alive = d
 	if cfg.Transport != nil {
 		mc.Transport = cfg.Transport
 	}
@@ -816,7 +817,23 @@ type delegate struct{ n *Node }
 var (
 	_ memberlist.Delegate      = (*delegate)(nil)
 	_ memberlist.EventDelegate = (*delegate)(nil)
+	_ memberlist.AliveDelegate = (*delegate)(nil)
 )
+
+// NotifyAlive vetoes a gossip member that is not a member of the community
+// or is revoked: during the transport key's grace period a revoked device
+// still holds an accepted key, and must not take part all the same. Its
+// metadata names its device; streams check the same with a signature.
+func (d *delegate) NotifyAlive(m *memberlist.Node) error {
+	if m.Name == d.n.dev.ID().String() {
+		return nil
+	}
+	id, _, ok := parseMeta(m.Meta)
+	if !ok || m.Name != id.String() {
+		return errors.New("gossip member without valid metadata")
+	}
+	return d.n.checkPeer(id)
+}
 
 // NodeMeta: version u8 || device [32] || sync port u16 (35 bytes, far under
 // memberlist's 512-byte limit).

@@ -835,8 +835,9 @@ func (c *cli) exportCmd() *cobra.Command {
 		Use:   "export --out FILE",
 		Short: "Write every envelope this device holds to a bundle file, for an air gap",
 		Long: `export writes a bundle: this device's envelopes, encrypted to the community
-key, for carrying to a device that cannot sync (USB stick, air gap). Payloads
-addressed to individual people (TLP:RED) stay out of bundles.`,
+key, for carrying to a device that cannot sync (USB stick, air gap). TLP:RED
+payloads stay sealed to their recipients: an importing device keeps them only
+if it is one of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -55,6 +56,9 @@ cannot read, and forwards it. --offline holds the home with no network.`,
 					return err
 				}
 				if nw, err = a.StartNetwork(nc); err != nil {
+					if strings.Contains(err.Error(), "address already in use") {
+						return fmt.Errorf("%v: another program uses port %d or %d (gossip, then sync streams): pick free ones with --bind ADDR:PORT", err, nc.BindPort, nc.BindPort+1)
+					}
 					return err
 				}
 				defer nw.Close()
