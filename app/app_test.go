@@ -206,12 +206,15 @@ func TestRoles(t *testing.T) {
 		t.Errorf("coordinator retracts with reason: %v", err)
 	}
 	c.sync(t)
+	if _, err := c.venue.Show(p.ID); err == nil || !strings.Contains(err.Error(), "mis-marked TLP") {
+		t.Errorf("the author is not told why: %v", err)
+	}
 	for _, a := range c.all {
 		if got := a.Feed(FeedFilter{Search: "venue post"}); len(got) != 0 {
 			t.Errorf("%s still shows the retracted post", a.dev.Name)
 		}
-		if _, err := a.Show(p.ID); !errors.Is(err, ErrRetracted) {
-			t.Errorf("%s Show retracted: %v, want ErrRetracted", a.dev.Name, err)
+		if _, err := a.Show(p.ID); !errors.Is(err, ErrRetracted) || !strings.Contains(err.Error(), "by Duty Officer") {
+			t.Errorf("%s Show retracted: %v, want ErrRetracted saying who retracted it", a.dev.Name, err)
 		}
 	}
 	// A forged envelope: a member's device writing an organisation profile

@@ -186,6 +186,9 @@ func parseEnum[T ~string](what, s string, allowed []T) (T, error) {
 		names[i] = string(a)
 	}
 	var zero T
+	if l == "" {
+		return zero, fmt.Errorf("%w: no %s given: use one of %s", ErrInvalid, what, strings.Join(names, ", "))
+	}
 	return zero, fmt.Errorf("%w: unknown %s %q: use one of %s", ErrInvalid, what, s, strings.Join(names, ", "))
 }
 

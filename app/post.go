@@ -438,15 +438,28 @@ func (a *App) findPost(q string) (envelope.Hash, postState, error) {
 	if err != nil {
 		// A retracted post is no longer readable: say so rather than "not found".
 		if rid, rerr := findID(a.view.retracted, q, "post", ""); rerr == nil {
-			return rid, postState{}, fmt.Errorf("%w: post %s was retracted", ErrRetracted, rid.String()[:12])
+			return rid, postState{}, a.retractedErr(rid)
 		}
 		return id, postState{}, err
 	}
 	p := a.view.posts[id]
 	if !a.view.visible(id, p) {
-		return id, p, fmt.Errorf("%w: post %s was retracted", ErrRetracted, id.String()[:12])
+		return id, p, a.retractedErr(id)
 	}
 	return id, p, nil
+}
+
+// retractedErr says who retracted post id, when and why. The caller holds a.mu.
+func (a *App) retractedErr(id envelope.Hash) error {
+	r, ok := a.view.retracted[id]
+	if !ok {
+		return fmt.Errorf("%w: post %s is not shown (an observation notice not written by a coordinator)", ErrNotFound, id.String()[:12])
+	}
+	msg := fmt.Sprintf("%v: post %s was retracted by %s at %s", ErrRetracted, id.String()[:12], a.view.deviceName(r.by.author), wallTime(r.by.clock).Format("2006-01-02 15:04 MST"))
+	if r.reason != "" {
+		msg += ": " + r.reason
+	}
+	return fmt.Errorf("%w%s", ErrRetracted, strings.TrimPrefix(msg, ErrRetracted.Error()))
 }
 
 // Show returns a post's detail.
