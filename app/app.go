@@ -176,7 +176,6 @@ func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
 		if err != nil {
 			return false
 		}
-		a.view.certificate(h, c)
 		if kg := c.KeyGrant; kg != nil {
 			g, ok, err := a.dev.OpenGrant(kg)
 			if err != nil {
@@ -201,7 +200,6 @@ func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
 		}
 		a.view.retract(h, r.Target, reason)
 	case envelope.ClassSealed:
-		a.view.header(h)
 		if e.Payload == nil {
 			return false
 		}

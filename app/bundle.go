@@ -46,15 +46,9 @@ type ImportResult struct {
 // only if it is one of them (or a relay), so RED reaches its recipient
 // across an air gap and nobody else.
 func (a *App) ExportBundle(w io.Writer) (int, error) {
-	a.mu.RLock()
-	_, err := a.me()
-	aud, aerr := a.communityAudience()
-	a.mu.RUnlock()
+	aud, err := a.memberAudience()
 	if err != nil {
 		return 0, err
-	}
-	if aerr != nil {
-		return 0, aerr
 	}
 	var envs []*envelope.Envelope
 	if err := a.store.Since(0, func(_ uint64, e *envelope.Envelope) error {

@@ -117,6 +117,17 @@ func (a *App) communityAudience() (crypto.Audience, error) {
 	return crypto.Audience{Groups: []crypto.GroupKey{ck}}, nil
 }
 
+// memberAudience checks that this device is an active member and returns
+// the current community key as an audience.
+func (a *App) memberAudience() (crypto.Audience, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if _, err := a.me(); err != nil {
+		return crypto.Audience{}, err
+	}
+	return a.communityAudience()
+}
+
 // AddOrg adds an organisation: a new organisation key granted to every
 // coordinator, and its profile sealed to the community. Coordinators only.
 func (a *App) AddOrg(name string, kind OrgKind, sector string) (Org, error) {

@@ -167,7 +167,6 @@ func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 // last-writer-wins by clock among updates by the reporting organisation and
 // coordinators; every update stays in the timeline.
 func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
-	m, _ := s.trust.Member(inc.author)
 	out := Incident{
 		ID: id.String(), Title: inc.rec.Title, Category: inc.rec.Category, Status: StatusReported,
 		Affects: inc.rec.Affects, SupportRequested: inc.rec.SupportRequested,
@@ -177,7 +176,6 @@ func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
 		Timeline: []TimelineEntry{}, // [] rather than null in --json before the first update
 		Files:    attachmentViews(inc.rec.Attachments),
 	}
-	_ = m
 	var ups []updateState
 	for _, u := range s.updates[id] {
 		um, ok := s.trust.Member(u.author)

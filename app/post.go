@@ -613,15 +613,9 @@ func (a *App) FlushReads(force bool) (int, error) {
 			return 0, nil
 		}
 	}
-	a.mu.RLock()
-	_, err := a.me()
-	aud, aerr := a.communityAudience()
-	a.mu.RUnlock()
+	aud, err := a.memberAudience()
 	if err != nil {
 		return 0, err
-	}
-	if aerr != nil {
-		return 0, aerr
 	}
 	rec := &ReadsRecord{}
 	var ops []replica.LocalOp

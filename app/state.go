@@ -116,10 +116,6 @@ func newState() *state {
 	}
 }
 
-func (s *state) certificate(h *envelope.Header, c *crypto.Certificate) {}
-
-func (s *state) header(h *envelope.Header) {}
-
 func (s *state) retract(h *envelope.Header, target envelope.Hash, reason string) {
 	m := metaOf(h, "")
 	// The earliest retraction wins, so its reason is shown everywhere.

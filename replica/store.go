@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -482,9 +481,4 @@ type LocalOp struct {
 func (s *Store) PutLocal(ops ...LocalOp) error {
 	_, err := s.submit(&writeReq{local: ops})
 	return err
-}
-
-// sortHeads orders heads by author; used by tests and digests.
-func sortHeads(h []AuthorHead) {
-	sort.Slice(h, func(i, j int) bool { return bytes.Compare(h[i].Author[:], h[j].Author[:]) < 0 })
 }
