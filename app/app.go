@@ -30,7 +30,10 @@ type App struct {
 	epochs  map[crypto.EpochID]epochInfo
 	view    *state
 	lastSeq uint64
-	locked  map[envelope.Hash]*envelope.Envelope // sealed envelopes this device had no key for yet
+	// locked lists, in the order stored, the sealed envelopes this device
+	// had no key for yet (a relay: all of them). Only their IDs: the
+	// payloads stay in the store and are read again when a key arrives.
+	locked []envelope.Hash
 	// announce, when the network runs, tells peers about new envelopes.
 	announce func(...envelope.Hash)
 	// holders, when the network runs, says which peers hold this
@@ -117,7 +120,7 @@ func (a *App) rebuild() error {
 	a.epochs = map[crypto.EpochID]epochInfo{}
 	a.view = newState()
 	a.lastSeq = 0
-	a.locked = map[envelope.Hash]*envelope.Envelope{}
+	a.locked = nil
 	return a.foldLocked()
 }
 
@@ -156,15 +159,27 @@ func (a *App) foldLocked() error {
 	if err != nil {
 		return fmt.Errorf("read store: %w", err)
 	}
-	for newKey && len(a.locked) > 0 {
-		newKey = false
-		for id, e := range a.locked {
-			if a.openAndFold(e) {
-				delete(a.locked, id)
-			}
-		}
+	if newKey && len(a.locked) > 0 {
+		a.reopenLocked()
 	}
 	return nil
+}
+
+// reopenLocked tries again, in the order stored, the sealed envelopes this
+// device could not open, reading each from the store.
+func (a *App) reopenLocked() {
+	still := a.locked[:0]
+	for _, id := range a.locked {
+		e, err := a.store.Get(id)
+		if err != nil || e.Payload == nil {
+			continue // purged, or its payload dropped: nothing to open
+		}
+		if !a.openAndFold(e) {
+			still = append(still, id)
+		}
+	}
+	clear(a.locked[len(still):])
+	a.locked = still
 }
 
 // foldEnvelope folds one envelope and reports whether it brought a new key.
@@ -180,6 +195,15 @@ func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
 			g, ok, err := a.dev.OpenGrant(kg)
 			if err != nil {
 				a.cfg.Logf("key grant %s: %v", h.ID().String()[:12], err)
+			}
+			// A key counts only when it matches the commitment the
+			// community agreed for its epoch (see crypto.Trust): a
+			// second, different key under a real epoch is ignored, even
+			// when it arrives first.
+			info, known := trust.Epoch(g.Epoch)
+			if ok && (!known || info.Commitment != kg.Commitment) {
+				a.cfg.Logf("key grant %s: epoch %x not agreed by the community: ignored", h.ID().String()[:12], g.Epoch[:6])
+				ok = false
 			}
 			if ok && !a.keys.Has(g.Epoch) {
 				a.keys.Add(g)
@@ -204,7 +228,7 @@ func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
 			return false
 		}
 		if !a.openAndFold(e) {
-			a.locked[h.ID()] = e
+			a.locked = append(a.locked, h.ID())
 		}
 	}
 	return false
@@ -230,17 +254,20 @@ func (a *App) openAndFold(e *envelope.Envelope) bool {
 	return true
 }
 
-// currentKey returns the newest epoch of a scope that this device holds.
+// currentKey returns the newest epoch of a scope that this device holds
+// and that the community agreed (created by a device allowed to, at its
+// position: see crypto.Trust), newest by its creation's clock.
 func (a *App) currentKey(scope crypto.Scope, org crypto.ID16) (crypto.GroupKey, bool) {
 	var best crypto.EpochID
 	var bestClock uint64
 	found := false
-	for e, info := range a.epochs {
-		if info.scope != scope || info.org != org {
+	for e := range a.epochs {
+		info, ok := a.view.trust.Epoch(e)
+		if !ok || info.Scope != scope || info.Org != org {
 			continue
 		}
-		if !found || info.clock > bestClock || (info.clock == bestClock && string(e[:]) > string(best[:])) {
-			best, bestClock, found = e, info.clock, true
+		if !found || info.Clock > bestClock || (info.Clock == bestClock && string(e[:]) > string(best[:])) {
+			best, bestClock, found = e, info.Clock, true
 		}
 	}
 	if !found {
@@ -271,7 +298,7 @@ func (a *App) write(builders ...builder) ([]envelope.Hash, error) {
 		ids = append(ids, id)
 		pos = pos.Next(id)
 	}
-	res, err := a.store.Add(envs...)
+	res, err := a.store.AddOwn(envs...)
 	if err != nil {
 		return nil, err
 	}

@@ -32,10 +32,7 @@ func (a *App) CreateCommunity(opt CommunityOptions) (WhoAmI, error) {
 	if err := checkSector(opt.OrgKind, opt.OrgSector); err != nil {
 		return WhoAmI{}, err
 	}
-	person, err := crypto.NewID16(a.cfg.Rand)
-	if err != nil {
-		return WhoAmI{}, err
-	}
+	person := crypto.PersonOf(a.dev.ID())
 	org, err := crypto.NewID16(a.cfg.Rand)
 	if err != nil {
 		return WhoAmI{}, err
@@ -210,9 +207,24 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 			err = fmt.Errorf("%w: device %s is already revoked", ErrInvalid, d.Short())
 		}
 	}
+	// Revoking a coordinator takes a second coordinator where one exists:
+	// this device's revocation is then a vote, and keys rotate only with
+	// the revocation that completes the quorum.
+	effective := true
+	if err == nil {
+		have, need := a.view.trust.Quorum(d)
+		switch {
+		case need == 0:
+			err = fmt.Errorf("%w: device %s belongs to the last coordinator, who cannot be revoked: make another coordinator first", ErrNotAllowed, d.Short())
+		case a.view.trust.Voted(d, me.Person):
+			err = fmt.Errorf("%w: you already revoked coordinator device %s; another coordinator must agree (noroshi member revoke %s)", ErrInvalid, d.Short(), d.Short())
+		default:
+			effective = have+1 >= need
+		}
+	}
 	aud, aerr := a.communityAudience()
 	var rotations []*crypto.KeyGrant
-	if err == nil {
+	if err == nil && effective {
 		rotations, err = a.rotationsWithout(d)
 	}
 	a.mu.RUnlock()
@@ -222,8 +234,11 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 	if aerr != nil {
 		return Device{}, aerr
 	}
-	last := a.store.Head(d).Seq
-	builders := []builder{a.cert(&crypto.Certificate{Revocation: &crypto.Revocation{Device: d, LastValidSeq: last}})}
+	// The cut is the last envelope of the device this device holds, named
+	// by hash: a stolen key cannot write a fork below it.
+	head := a.store.Head(d)
+	last := head.Seq
+	builders := []builder{a.cert(&crypto.Certificate{Revocation: &crypto.Revocation{Device: d, LastValidSeq: last, LastValid: head.Head}})}
 	for _, g := range rotations {
 		builders = append(builders, a.cert(&crypto.Certificate{KeyGrant: g}))
 	}
@@ -243,7 +258,8 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 		return Device{}, err
 	}
 	m, _ := a.store.Trust().Member(d)
-	return Device{ID: d.String(), Role: m.Role, Revoked: true, LastValidSeq: last, RevokeReason: reason}, nil
+	_, revoked := a.store.Trust().Revoked(d)
+	return Device{ID: d.String(), Role: m.Role, Revoked: revoked, AwaitingQuorum: !revoked, LastValidSeq: last, RevokeReason: reason}, nil
 }
 
 // maxGrantsPerCert keeps a key grant certificate under the size bound: a

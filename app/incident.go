@@ -26,7 +26,10 @@ type IncidentDraft struct {
 type IncidentChange struct {
 	Status Status
 	Note   string
-	Assign string // a member's name or ID
+	// Assign is the person who handles it: a person ID (as Member.Person;
+	// a device ID or an ID prefix of at least 6 hex digits also does), or
+	// a name only when exactly one person bears it.
+	Assign string
 }
 
 // Incident is an incident with its whole timeline.
@@ -43,6 +46,7 @@ type Incident struct {
 	ReporterName     string          `json:"reporter_name"`
 	Assignee         string          `json:"assignee,omitempty"`
 	AssigneeName     string          `json:"assignee_name,omitempty"`
+	AssigneeOrg      string          `json:"assignee_org,omitempty"`
 	Opened           time.Time       `json:"opened"`
 	Updated          time.Time       `json:"updated"`
 	Body             string          `json:"body,omitempty"`
@@ -57,9 +61,14 @@ type TimelineEntry struct {
 	Time       time.Time `json:"time"`
 	Author     string    `json:"author"`
 	AuthorName string    `json:"author_name"`
+	AuthorOrg  string    `json:"author_org"`
 	Status     Status    `json:"status,omitempty"`
 	Note       string    `json:"note,omitempty"`
-	Assign     string    `json:"assign,omitempty"`
+	// Assign is the assignee's name, AssignOrg their organisation and
+	// AssignID their person ID.
+	Assign    string `json:"assign,omitempty"`
+	AssignOrg string `json:"assign_org,omitempty"`
+	AssignID  string `json:"assign_id,omitempty"`
 }
 
 // ReportIncident opens an incident in the consultation window. It is sealed
@@ -187,13 +196,13 @@ func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
 	sort.Slice(ups, func(i, j int) bool { return ups[j].newer(ups[i].meta) })
 	for _, u := range ups {
 		e := TimelineEntry{ID: u.id.String(), Time: wallTime(u.clock), Author: u.author.String(), AuthorName: s.deviceName(u.author),
-			Status: u.rec.Status, Note: u.rec.Note}
+			AuthorOrg: s.orgName(s.personOrg(s.person(u.author))), Status: u.rec.Status, Note: u.rec.Note}
 		if u.rec.Status != "" {
 			out.Status = u.rec.Status
 		}
 		if !u.rec.Assign.IsZero() {
-			e.Assign = s.personName(u.rec.Assign)
-			out.Assignee, out.AssigneeName = u.rec.Assign.String(), e.Assign
+			e.Assign, e.AssignOrg, e.AssignID = s.personName(u.rec.Assign), s.orgName(s.personOrg(u.rec.Assign)), u.rec.Assign.String()
+			out.Assignee, out.AssigneeName, out.AssigneeOrg = e.AssignID, e.Assign, e.AssignOrg
 		}
 		out.Updated = e.Time
 		out.Timeline = append(out.Timeline, e)

@@ -94,6 +94,83 @@ type InviteOptions struct {
 	// SamePersonAs names an existing member: the new device is another
 	// device of that person.
 	SamePersonAs string
+	// Endorsement is the file `noroshi endorse` wrote on one of that
+	// person's devices: an org admin needs it to add a device to an
+	// existing person (a coordinator does not).
+	Endorsement []byte
+}
+
+// endorsementFile is what `noroshi endorse` writes: a membership for a new
+// device of this device's person, signed by this device.
+type endorsementFile struct {
+	V          int               `json:"v"`
+	Type       string            `json:"type"`
+	Community  envelope.Hash     `json:"community"`
+	Membership crypto.Membership `json:"membership"`
+}
+
+const (
+	endorsementType    = "noroshi-endorsement"
+	endorsementVersion = 1
+)
+
+// Endorse vouches that the device of a join request is another device of
+// this device's person, in its organisation, with role (empty: this
+// device's role, at most org admin). An org admin turns the file into an
+// invite with `noroshi invite --endorsement FILE`.
+func (a *App) Endorse(reqBytes []byte, role crypto.Role) ([]byte, error) {
+	req, err := DecodeJoinRequest(reqBytes)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.RLock()
+	me, err := a.me()
+	community := a.view.trust.Community()
+	a.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	if role == "" {
+		role = me.Role
+		if role != crypto.RoleMember {
+			role = crypto.RoleOrgAdmin
+		}
+	}
+	if role != crypto.RoleMember && role != crypto.RoleOrgAdmin {
+		return nil, fmt.Errorf("%w: an endorsement admits a member or an org admin; a coordinator's device needs a coordinator's invite", ErrInvalid)
+	}
+	m := crypto.Membership{Device: req.Device, Recipient: req.Recipient, Person: me.Person, Org: me.Org, Role: role}
+	m.Endorsement = a.dev.Endorse(community, m)
+	b, err := json.MarshalIndent(endorsementFile{V: endorsementVersion, Type: endorsementType, Community: community, Membership: m}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+func decodeEndorsement(b []byte, req *JoinRequest, community envelope.Hash) (crypto.Membership, error) {
+	if len(b) > maxJoinRequest {
+		return crypto.Membership{}, fmt.Errorf("%w: endorsement of %d bytes is too large: is this the right file?", ErrInvalid, len(b))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var f endorsementFile
+	if err := dec.Decode(&f); err != nil || f.Type != endorsementType {
+		return crypto.Membership{}, fmt.Errorf("%w: not an endorsement: give the file `noroshi endorse --request FILE --out FILE` wrote on the person's own device", ErrInvalid)
+	}
+	if f.V != endorsementVersion {
+		return crypto.Membership{}, fmt.Errorf("%w: endorsement version %d, this program reads %d: upgrade Noroshi", ErrInvalid, f.V, endorsementVersion)
+	}
+	m := f.Membership
+	switch {
+	case f.Community != community:
+		return m, fmt.Errorf("%w: the endorsement is for another community", ErrInvalid)
+	case m.Device != req.Device || m.Recipient != req.Recipient:
+		return m, fmt.Errorf("%w: the endorsement is for another device than this join request", ErrInvalid)
+	case m.Endorsement == nil || !crypto.VerifyBytes(m.Endorsement.Device, crypto.EndorsementMessage(community, m), m.Endorsement.Sig):
+		return m, fmt.Errorf("%w: the endorsement's signature does not verify: the file was changed; ask for a new one", ErrInvalid)
+	}
+	return m, nil
 }
 
 // inviteMeta is the metadata of an invite's bundle.
@@ -125,13 +202,27 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		return nil, Member{}, fmt.Errorf("%w: device %s is already a member: it can run `noroshi join` with the invite made before", ErrInvalid, req.Device.Short())
 	}
 	var org, person crypto.ID16
+	var endorsed *crypto.Membership
 	name := req.Name
-	if opt.SamePersonAs != "" {
+	if len(opt.Endorsement) > 0 {
+		var m crypto.Membership
+		if m, err = decodeEndorsement(opt.Endorsement, req, s.trust.Community()); err == nil {
+			endorsed = &m
+			person, org, opt.Role = m.Person, m.Org, m.Role
+			if n, ok := s.profileName(person); ok {
+				name = n
+			}
+			opt.SamePersonAs, opt.Org = "", ""
+		}
+	}
+	if err == nil && opt.SamePersonAs != "" {
 		// Another device of an existing person: same organisation, same
 		// name, and by default the person's role.
 		person, err = s.findPerson(opt.SamePersonAs)
 		if err == nil {
-			name = s.personName(person)
+			if n, ok := s.profileName(person); ok {
+				name = n
+			}
 			for _, m := range s.trust.Members() {
 				if _, revoked := s.trust.Revoked(m.Device); m.Person == person && !revoked {
 					org = m.Org
@@ -154,6 +245,8 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 	if err == nil {
 		switch {
 		case me.Role == crypto.RoleCoordinator:
+		case me.Role == crypto.RoleOrgAdmin && !person.IsZero() && endorsed == nil:
+			err = fmt.Errorf("%w: an org admin adds a device to an existing person only with that person's endorsement: on one of their devices run `noroshi endorse --request FILE --out FILE`, then `noroshi invite --request FILE --endorsement FILE`", ErrNotAllowed)
 		case me.Role == crypto.RoleOrgAdmin && org == me.Org && (opt.Role == crypto.RoleMember || opt.Role == crypto.RoleOrgAdmin):
 		default:
 			err = fmt.Errorf("%w: your role (%s) cannot admit a %s to this organisation: ask a coordinator", ErrNotAllowed, me.Role, opt.Role)
@@ -194,12 +287,13 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		return nil, Member{}, fmt.Errorf("%w: this device holds no community key", ErrNotAllowed)
 	}
 	if person.IsZero() {
-		if person, err = crypto.NewID16(a.cfg.Rand); err != nil {
-			return nil, Member{}, err
-		}
+		person = crypto.PersonOf(req.Device)
 	}
-	builders := []builder{a.cert(&crypto.Certificate{Membership: &crypto.Membership{
-		Device: req.Device, Recipient: req.Recipient, Person: person, Org: org, Role: opt.Role}})}
+	ms := &crypto.Membership{Device: req.Device, Recipient: req.Recipient, Person: person, Org: org, Role: opt.Role}
+	if endorsed != nil {
+		ms = endorsed
+	}
+	builders := []builder{a.cert(&crypto.Certificate{Membership: ms})}
 	for _, kg := range grants {
 		builders = append(builders, a.cert(&crypto.Certificate{KeyGrant: kg}))
 	}

@@ -136,12 +136,14 @@ func (a *App) TransportKeys() [][]byte {
 		id    crypto.EpochID
 	}
 	var all []ek
-	for e, info := range a.epochs {
-		if info.scope != crypto.ScopeTransport {
+	for e := range a.epochs {
+		// Only epochs the community agreed (created by a coordinator).
+		info, ok := a.view.trust.Epoch(e)
+		if !ok || info.Scope != crypto.ScopeTransport {
 			continue
 		}
 		g, _ := a.keys.Get(e)
-		all = append(all, ek{info.clock, bytes.Clone(g.Key[:]), e})
+		all = append(all, ek{info.Clock, bytes.Clone(g.Key[:]), e})
 	}
 	sort.Slice(all, func(i, j int) bool {
 		if all[i].clock != all[j].clock {
@@ -178,6 +180,9 @@ type Peer struct {
 	WeLacked   int    `json:"we_lacked"`
 	InSync     bool   `json:"in_sync"`
 	Error      string `json:"error,omitempty"`
+	// Refused is the last refusal of a stream with the peer, by either
+	// side, and why; nil once a sync succeeds.
+	Refused *replica.PeerRefusal `json:"refused,omitempty"`
 }
 
 // Connectivity is the state the header badge shows.
@@ -200,7 +205,7 @@ func (n *Network) Peers() ([]Peer, Connectivity) {
 		m, _ := s.trust.Member(p.Device)
 		q := Peer{Device: p.Device.String(), Name: s.deviceName(p.Device), OrgName: s.orgName(m.Org), Role: m.Role,
 			Addr: p.Addr, SyncAddr: p.SyncAddr, State: p.State, LastContact: p.LastContact, LastSync: p.LastSync,
-			PeerLacked: p.Sent, WeLacked: p.Received, InSync: p.InSync, Error: p.Err}
+			PeerLacked: p.Sent, WeLacked: p.Received, InSync: p.InSync, Error: p.Err, Refused: p.Refused}
 		out = append(out, q)
 		alive := p.State == "alive" || (p.State == "relay-link" && p.Err == "")
 		if !alive {
@@ -215,6 +220,10 @@ func (n *Network) Peers() ([]Peer, Connectivity) {
 	}
 	return out, conn
 }
+
+// Refusals returns how many streams this device refused, by reason
+// (other-community, wrong-version, membership-unknown, revoked, refused).
+func (n *Network) Refusals() map[string]int { return n.node.Refusals() }
 
 // announceIDs tells the network about new envelopes, if it runs.
 func (a *App) announceIDs(ids []envelope.Hash) {

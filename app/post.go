@@ -23,14 +23,18 @@ const (
 
 // PostDraft is a post as its author composes it.
 type PostDraft struct {
-	Type      PostType
-	Tag       Tag
-	TLP       TLP
-	Channel   Channel
-	Title     string
-	Body      string
-	ToOrgs    []string // organisation names or IDs
-	ToMembers []string // people's names or IDs: sealed to all their devices
+	Type    PostType
+	Tag     Tag
+	TLP     TLP
+	Channel Channel
+	Title   string
+	Body    string
+	ToOrgs  []string // organisation names or IDs
+	// ToMembers are people, sealed to all their active devices: person IDs
+	// (as Member.Person; a device ID or an ID prefix of at least 6 hex
+	// digits also does). A name is taken only when exactly one person
+	// bears it; a name several people bear is refused with the list.
+	ToMembers []string
 	Files     []File
 	// Indicators are URLs, IP addresses, domains, e-mail addresses and
 	// hashes, defanged or not, carried as structured fields.
@@ -478,7 +482,7 @@ func (a *App) Show(q string) (PostDetail, error) {
 		d.Scope.Orgs = append(d.Scope.Orgs, s.orgName(o))
 	}
 	for _, pr := range p.rec.ToPersons {
-		d.Scope.People = append(d.Scope.People, s.personName(pr))
+		d.Scope.People = append(d.Scope.People, s.personLabel(pr))
 	}
 	d.Files = attachmentViews(p.rec.Attachments)
 	d.Indicators = []IndicatorView{}

@@ -49,7 +49,10 @@ type OrgProfile struct {
 	Sector string      `json:"sector,omitempty"`
 }
 
-// MemberProfile names a person's device; written by whoever admitted it.
+// MemberProfile names a person (through one of its devices). It counts
+// only when written by one of that person's own devices, a coordinator, or
+// an org admin of the person's organisation (state.mayWriteProfile): a
+// display name never routes anything, recipients resolve to IDs.
 type MemberProfile struct {
 	Person crypto.ID16     `json:"person"`
 	Device crypto.DeviceID `json:"device"`

@@ -86,7 +86,7 @@ type state struct {
 	trust       *crypto.Trust
 	communities map[envelope.Hash]communityState
 	orgs        map[crypto.ID16]map[envelope.Hash]orgState
-	profiles    map[crypto.DeviceID]profileState
+	profiles    map[crypto.ID16]map[envelope.Hash]profileState // by person
 	posts       map[envelope.Hash]postState
 	comments    map[envelope.Hash]map[envelope.Hash]commentState
 	reads       map[envelope.Hash]map[crypto.DeviceID]uint64
@@ -96,6 +96,9 @@ type state struct {
 	retracted   map[envelope.Hash]retractState
 	revocations map[crypto.DeviceID]map[envelope.Hash]revocationState
 	chunks      map[envelope.Hash]bool
+	// revIndex says when revocations were written; filled from the store
+	// when first needed (see revocationIndex).
+	revIndex *revocationIndex
 }
 
 func newState() *state {
@@ -103,7 +106,7 @@ func newState() *state {
 		trust:       crypto.NewTrust(envelope.Hash{}),
 		communities: map[envelope.Hash]communityState{},
 		orgs:        map[crypto.ID16]map[envelope.Hash]orgState{},
-		profiles:    map[crypto.DeviceID]profileState{},
+		profiles:    map[crypto.ID16]map[envelope.Hash]profileState{},
 		posts:       map[envelope.Hash]postState{},
 		comments:    map[envelope.Hash]map[envelope.Hash]commentState{},
 		reads:       map[envelope.Hash]map[crypto.DeviceID]uint64{},
@@ -113,6 +116,7 @@ func newState() *state {
 		retracted:   map[envelope.Hash]retractState{},
 		revocations: map[crypto.DeviceID]map[envelope.Hash]revocationState{},
 		chunks:      map[envelope.Hash]bool{},
+		revIndex:    newRevocationIndex(),
 	}
 }
 
@@ -142,6 +146,34 @@ func (s *state) canAdminOrg(d crypto.DeviceID, org crypto.ID16) bool {
 	return ok && (m.Role == crypto.RoleCoordinator || (m.Role == crypto.RoleOrgAdmin && m.Org == org))
 }
 
+// mayWriteProfile reports whether a member profile counts: it names a
+// device of the person it claims (the device's membership says so), and
+// its author is one of that person's own devices, a coordinator, or an org
+// admin of the person's organisation (DESIGN.md section 4, "a person's
+// profile"). A relay writes nothing that counts. Judged against the trust
+// state of the whole set, when views are read.
+func (s *state) mayWriteProfile(p profileState) bool {
+	dev, ok := s.role(p.rec.Device)
+	if !ok || dev.Person != p.rec.Person {
+		return false
+	}
+	author, ok := s.role(p.author)
+	if !ok {
+		return false
+	}
+	switch author.Role {
+	case crypto.RoleRelay:
+		return false
+	case crypto.RoleCoordinator:
+		return true
+	case crypto.RoleOrgAdmin:
+		if author.Org == dev.Org {
+			return true
+		}
+	}
+	return author.Person == p.rec.Person
+}
+
 // record folds one opened record. Every record is kept; rules that depend
 // on roles (only coordinators name organisations, say) are applied when
 // views are read, against the trust state of the whole set, so the result
@@ -154,9 +186,7 @@ func (s *state) record(h *envelope.Header, r *Record) {
 	case r.Org != nil:
 		put(s.orgs, r.Org.ID, m.id, orgState{rec: *r.Org, meta: m})
 	case r.Member != nil:
-		if old, ok := s.profiles[r.Member.Device]; !ok || m.newer(old.meta) {
-			s.profiles[r.Member.Device] = profileState{rec: *r.Member, meta: m}
-		}
+		put(s.profiles, r.Member.Person, m.id, profileState{rec: *r.Member, meta: m})
 	case r.Post != nil:
 		s.posts[m.id] = postState{rec: r.Post, meta: m}
 	case r.Comment != nil:

@@ -2,6 +2,8 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,8 +44,11 @@ const (
 	ScopeTransport Scope = "transport"
 )
 
-// certVersion is the version of the certificate encoding.
-const certVersion = 1
+// certVersion is the version of the certificate encoding. Version 2 added
+// person IDs bound to a person's first device, endorsements, revocation
+// anchors by hash and epoch key commitments; version 1 certificates, whose
+// authority cannot be checked by those rules, are refused with a message.
+const certVersion = 2
 
 // MaxCertificate bounds a certificate's encoding.
 const MaxCertificate = 1 << 20
@@ -69,28 +74,80 @@ type Genesis struct {
 
 // Membership admits one device: its keys, the person it belongs to, the
 // organisation, and the role. A later membership for the same device (a role
-// change) supersedes an earlier one.
+// change) supersedes an earlier one; a device's recipient never changes.
+//
+// A new person's first device has Person == PersonOf(Device), so no issuer
+// can make up a person ID that collides with another person's. A device
+// added to an existing person (Person != PersonOf(Device)) by an org admin
+// carries an Endorsement by one of that person's active devices.
 type Membership struct {
-	Device    DeviceID `json:"device"`
-	Recipient string   `json:"recipient"`
-	Person    ID16     `json:"person"`
-	Org       ID16     `json:"org"`
-	Role      Role     `json:"role"`
+	Device      DeviceID     `json:"device"`
+	Recipient   string       `json:"recipient"`
+	Person      ID16         `json:"person"`
+	Org         ID16         `json:"org"`
+	Role        Role         `json:"role"`
+	Endorsement *Endorsement `json:"endorsement,omitempty"`
 }
 
-// Revocation removes a device. Envelopes of its chain after LastValidSeq are
-// refused by every peer, whatever order it learns things in.
+// Endorsement is a device's signature admitting another device to its
+// person: over EndorsementMessage.
+type Endorsement struct {
+	Device DeviceID `json:"device"`
+	Sig    []byte   `json:"sig"`
+}
+
+// Revocation removes a device. Envelopes of its chain after the header
+// LastValid (at sequence LastValidSeq; zero for "nothing") are refused by
+// every peer, whatever order it learns things in, and so is any other
+// envelope of that device at or below LastValidSeq: a stolen key cannot
+// write a fork below the cut.
 type Revocation struct {
-	Device       DeviceID `json:"device"`
-	LastValidSeq uint64   `json:"last_valid_seq"`
+	Device       DeviceID      `json:"device"`
+	LastValidSeq uint64        `json:"last_valid_seq"`
+	LastValid    envelope.Hash `json:"last_valid"`
 }
 
 // KeyGrant hands one epoch of a group key to devices, sealed to each.
+// Commitment binds the epoch to its key (see KeyCommitment): every recipient
+// checks the key it opens against it, and every peer refuses a second grant
+// of the same epoch with another commitment.
 type KeyGrant struct {
-	Scope  Scope   `json:"scope"`
-	Org    ID16    `json:"org,omitempty"`
-	Epoch  EpochID `json:"epoch"`
-	Grants []Grant `json:"grants"`
+	Scope      Scope    `json:"scope"`
+	Org        ID16     `json:"org,omitempty"`
+	Epoch      EpochID  `json:"epoch"`
+	Commitment [32]byte `json:"commitment"`
+	Grants     []Grant  `json:"grants"`
+}
+
+// PersonOf returns the person ID of a person whose first device is d.
+func PersonOf(d DeviceID) ID16 {
+	h := sha256.Sum256(append([]byte("noroshi/person/v1\x00"), d[:]...))
+	return ID16(h[:16])
+}
+
+// KeyCommitment commits to a group key of one epoch of one scope.
+func KeyCommitment(scope Scope, org ID16, g GroupKey) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("noroshi/epoch/v1\x00"))
+	h.Write([]byte(scope))
+	h.Write([]byte{0})
+	h.Write(org[:])
+	h.Write(g.Epoch[:])
+	h.Write(g.Key[:])
+	return [32]byte(h.Sum(nil))
+}
+
+// EndorsementMessage is what an endorsing device signs: the community and
+// the membership without its endorsement.
+func EndorsementMessage(community envelope.Hash, m Membership) []byte {
+	m.Endorsement = nil
+	b, _ := json.Marshal(m)
+	return append(append([]byte("noroshi/endorse/v1\x00"), community[:]...), b...)
+}
+
+// Endorse signs m as one of its person's devices, for community.
+func (d *Device) Endorse(community envelope.Hash, m Membership) *Endorsement {
+	return &Endorsement{Device: d.ID(), Sig: d.SignBytes(EndorsementMessage(community, m))}
 }
 
 // Grant is a group key sealed to one device.
@@ -124,6 +181,9 @@ func DecodeCertificate(b []byte) (*Certificate, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("certificate: trailing data")
 	}
+	if c.V < certVersion {
+		return nil, fmt.Errorf("certificate version %d, from a Noroshi before the insider-safe trust rules: its community must be re-created with this version", c.V)
+	}
 	if c.V != certVersion {
 		return nil, fmt.Errorf("certificate version %d, this program reads %d: upgrade Noroshi", c.V, certVersion)
 	}
@@ -143,6 +203,9 @@ func (c *Certificate) check() error {
 		if c.Genesis.Founder.Role != RoleCoordinator {
 			return errors.New("certificate: the founder must be a coordinator")
 		}
+		if c.Genesis.Founder.Person != PersonOf(c.Genesis.Founder.Device) || c.Genesis.Founder.Endorsement != nil {
+			return errors.New("certificate: the founder's person ID must be derived from its device")
+		}
 	}
 	if c.Membership != nil {
 		n++
@@ -150,8 +213,11 @@ func (c *Certificate) check() error {
 			return err
 		}
 	}
-	if c.Revocation != nil {
+	if r := c.Revocation; r != nil {
 		n++
+		if (r.LastValidSeq == 0) != r.LastValid.IsZero() {
+			return errors.New("certificate: a revocation names its last valid header by sequence and hash, or neither")
+		}
 	}
 	if g := c.KeyGrant; g != nil {
 		n++
@@ -187,6 +253,9 @@ func (m *Membership) check() error {
 	if m.Person.IsZero() || m.Org.IsZero() {
 		return errors.New("certificate: membership without person or organisation")
 	}
+	if e := m.Endorsement; e != nil && len(e.Sig) != ed25519.SignatureSize {
+		return errors.New("certificate: endorsement signature of the wrong size")
+	}
 	return nil
 }
 
@@ -210,7 +279,7 @@ func NewKeyGrant(rand io.Reader, scope Scope, org ID16, g GroupKey, to []PublicD
 	if err != nil {
 		return nil, err
 	}
-	kg := &KeyGrant{Scope: scope, Org: org, Epoch: g.Epoch}
+	kg := &KeyGrant{Scope: scope, Org: org, Epoch: g.Epoch, Commitment: KeyCommitment(scope, org, g)}
 	for _, p := range to {
 		sealed, err := SealTo(rand, plain, Audience{Devices: []PublicDevice{p}})
 		if err != nil {
@@ -239,7 +308,11 @@ func (d *Device) OpenGrant(kg *KeyGrant) (GroupKey, bool, error) {
 		if k.Scope != kg.Scope || k.Org != kg.Org || k.Epoch != kg.Epoch {
 			return GroupKey{}, false, errors.New("open key grant: sealed key names another epoch")
 		}
-		return GroupKey{Epoch: k.Epoch, Key: k.Key}, true, nil
+		g := GroupKey{Epoch: k.Epoch, Key: k.Key}
+		if KeyCommitment(k.Scope, k.Org, g) != kg.Commitment {
+			return GroupKey{}, false, errors.New("open key grant: the key does not match the epoch's commitment")
+		}
+		return g, true, nil
 	}
 	return GroupKey{}, false, nil
 }

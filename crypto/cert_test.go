@@ -10,6 +10,7 @@ import (
 
 	"noroshi/crypto"
 	"noroshi/crypto/cryptotest"
+	"noroshi/crypto/envelope"
 )
 
 var (
@@ -37,9 +38,9 @@ func certificates(t testing.TB) map[string]*crypto.Certificate {
 	}
 	m := membership(bob, person2, orgA, crypto.RoleMember)
 	return map[string]*crypto.Certificate{
-		"genesis":    {Genesis: &crypto.Genesis{Nonce: crypto.ID16{9}, Founder: membership(founder, person1, orgA, crypto.RoleCoordinator)}},
+		"genesis":    {Genesis: &crypto.Genesis{Nonce: crypto.ID16{9}, Founder: membership(founder, crypto.PersonOf(founder.ID()), orgA, crypto.RoleCoordinator)}},
 		"membership": {Membership: &m},
-		"revocation": {Revocation: &crypto.Revocation{Device: bob.ID(), LastValidSeq: 12}},
+		"revocation": {Revocation: &crypto.Revocation{Device: bob.ID(), LastValidSeq: 12, LastValid: envelope.Hash{12}}},
 		"key grant":  {KeyGrant: kg},
 	}
 }
@@ -102,9 +103,15 @@ func TestDecodeCertificateStrict(t *testing.T) {
 		{"unknown field", edit(t, certs["membership"], func(m map[string]any) { m["title"] = "x" }), "unknown field"},
 		{"unknown inner field", edit(t, certs["membership"], func(m map[string]any) { inner(m, "membership")["name"] = "Bob" }), "unknown field"},
 		{"two statements", edit(t, certs["membership"], func(m map[string]any) { m["revocation"] = map[string]any{"device": strings.Repeat("00", 32)} }), "2 statements"},
-		{"zero statements", []byte(`{"v":1}`), "0 statements"},
+		{"zero statements", []byte(`{"v":2}`), "0 statements"},
 		{"bad role", edit(t, certs["membership"], func(m map[string]any) { inner(m, "membership")["role"] = "admin" }), "unknown role"},
-		{"version 2", edit(t, certs["membership"], func(m map[string]any) { m["v"] = 2 }), "upgrade"},
+		{"version 3", edit(t, certs["membership"], func(m map[string]any) { m["v"] = 3 }), "upgrade"},
+		{"version 1", edit(t, certs["membership"], func(m map[string]any) { m["v"] = 1 }), "insider-safe"},
+		{"founder's person not derived from its device", edit(t, certs["genesis"], func(m map[string]any) { inner(inner(m, "genesis"), "founder")["person"] = strings.Repeat("ab", 16) }), "derived"},
+		{"revocation cut without its hash", edit(t, certs["revocation"], func(m map[string]any) { delete(inner(m, "revocation"), "last_valid") }), "sequence and hash"},
+		{"bad endorsement", edit(t, certs["membership"], func(m map[string]any) {
+			inner(m, "membership")["endorsement"] = map[string]any{"device": strings.Repeat("00", 32), "sig": "AAAA"}
+		}), "endorsement"},
 		{"version 0", edit(t, certs["membership"], func(m map[string]any) { delete(m, "v") }), "version 0"},
 		{"trailing object", append(bytes.Clone(mem), `{"v":1}`...), "trailing"},
 		{"trailing brace", append(bytes.Clone(mem), '}'), "trailing"},

@@ -42,6 +42,9 @@ type composeView struct {
 	tagOf     func(string) app.Tag
 	chOf      func(string) app.Channel
 	scopeKeys map[string]string
+	// personIDs maps the people picker's labels to person IDs: a post is
+	// addressed to people by ID, never by name.
+	personIDs map[string]string
 }
 
 // openCompose shows the new post dialog.
@@ -78,16 +81,18 @@ func newComposeView(u *UI) *composeView {
 	}
 	c.scope = widget.NewRadioGroup(scopeNames, func(string) { c.update() })
 	c.scope.Horizontal = true
-	var orgNames, peopleNames []string
+	var orgNames []string
 	for _, o := range u.ev.orgs {
 		orgNames = append(orgNames, o.Name)
 	}
+	var others []app.Member
 	for _, m := range u.ev.members {
-		if m.Person == u.ev.who.Person {
-			continue
+		if m.Person != u.ev.who.Person && m.Role != app.RoleRelay {
+			others = append(others, m)
 		}
-		peopleNames = append(peopleNames, m.Name)
 	}
+	peopleNames, ids := peopleOptions(others)
+	c.personIDs = ids
 	c.orgs = newCheckGrid(orgNames, 3)
 	c.people = newCheckGrid(peopleNames, 3)
 	c.title.SetPlaceHolder(T("compose.title_placeholder"))
@@ -158,7 +163,9 @@ func (c *composeView) draft() app.PostDraft {
 	case scopeOrgs:
 		d.ToOrgs = append(d.ToOrgs, c.orgs.Selected()...)
 	case scopePeople:
-		d.ToMembers = append(d.ToMembers, c.people.Selected()...)
+		for _, l := range c.people.Selected() {
+			d.ToMembers = append(d.ToMembers, c.personIDs[l])
+		}
 	}
 	// Indicators travel as structured fields; app parses and checks them.
 	d.Indicators = strings.Split(c.indicators.Text, "\n")
@@ -204,4 +211,25 @@ func (c *composeView) showFiles() {
 		c.fileList.Add(container.NewBorder(nil, nil, nil, rm, widget.NewLabel(f.Name+" ("+sizeText(int64(len(f.Data)))+")")))
 	}
 	c.fileList.Refresh()
+}
+
+// peopleOptions labels people for a picker, "Name (Organisation)", with
+// the start of the person ID where two labels would be the same, and
+// returns the person ID behind each label.
+func peopleOptions(ms []app.Member) ([]string, map[string]string) {
+	count := map[string]int{}
+	for _, m := range ms {
+		count[m.Label()]++
+	}
+	labels := make([]string, 0, len(ms))
+	ids := make(map[string]string, len(ms))
+	for _, m := range ms {
+		l := m.Label()
+		if count[l] > 1 {
+			l += " · " + m.Person[:min(8, len(m.Person))]
+		}
+		labels = append(labels, l)
+		ids[l] = m.Person
+	}
+	return labels, ids
 }

@@ -153,10 +153,16 @@ func (v *directoryView) apply(ev event) {
 }
 
 func (v *directoryView) memberRow(ev event, m app.Member) fyne.CanvasObject {
-	row := container.NewVBox(boldLabel(m.Name + " · " + enum("role", m.Role)))
+	row := container.NewVBox(boldLabel(m.Label() + " · " + enum("role", m.Role) + " · " + short(m.Person)))
 	for _, d := range m.Devices {
 		d := d
 		line := Tf("directory.device", short(d.ID), enum("role", d.Role))
+		switch {
+		case d.Founder:
+			line += " · " + T("directory.founder")
+		case d.AdmittedBy != "":
+			line += " · " + Tf("directory.admitted_by", d.AdmittedBy)
+		}
 		if d.Revoked {
 			line += " · " + Tf("directory.revoked", d.RevokeReason)
 		}
@@ -164,7 +170,7 @@ func (v *directoryView) memberRow(ev event, m app.Member) fyne.CanvasObject {
 		l.Truncation = fyne.TextTruncateEllipsis
 		var right fyne.CanvasObject
 		if ev.who.IsCoordinator() && !d.Revoked && d.ID != ev.who.Device {
-			b := widget.NewButtonWithIcon(T("directory.revoke"), theme.CancelIcon(), func() { v.askRevoke(m.Name, d.ID) })
+			b := widget.NewButtonWithIcon(T("directory.revoke"), theme.CancelIcon(), func() { v.askRevoke(m.Label(), d.ID) })
 			b.Importance = widget.DangerImportance
 			v.revokeButtons[d.ID] = b
 			right = b

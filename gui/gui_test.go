@@ -140,7 +140,7 @@ func TestPostWithEveryTLP(t *testing.T) {
 		switch tlp {
 		case app.TLPRed:
 			c.scope.SetSelected(T("scope.people"))
-			c.people.SetSelected([]string{"Venue Lead"})
+			c.people.SetSelected([]string{"Venue Lead (Venue North)"})
 		case app.TLPAmberStrict:
 			c.scope.SetSelected(T("scope.orgs"))
 			c.orgs.SetSelected([]string{"Venue North"})
@@ -323,7 +323,7 @@ func TestIncidentFlow(t *testing.T) {
 	for i, s := range app.Statuses[1:] {
 		v.status.SetSelected(enum("status", s))
 		if i == 0 {
-			v.assign.SetSelected("Duty Officer")
+			v.assign.SetSelected("Duty Officer (Coordination Centre)")
 		}
 		test.Type(v.note, "step "+string(s))
 		test.Tap(v.update)

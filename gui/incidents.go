@@ -45,6 +45,7 @@ type incidentView struct {
 	status    *widget.Select
 	statusOf  func(string) app.Status
 	assign    *widget.Select
+	assignIDs map[string]string // the assign picker's labels to person IDs
 	note      *widget.Entry
 	update    *widget.Button
 	shown     *app.Incident
@@ -144,10 +145,14 @@ func (v *incidentView) apply(ev event) {
 	}
 	v.selecting = false
 	v.applyBoard(ev)
-	var names []string
+	var people []app.Member
 	for _, m := range ev.members {
-		names = append(names, m.Name)
+		if m.Role != app.RoleRelay {
+			people = append(people, m)
+		}
 	}
+	names, ids := peopleOptions(people)
+	v.assignIDs = ids
 	v.assign.SetOptions(names)
 	v.applyDetail(ev)
 }
@@ -222,7 +227,7 @@ func (v *incidentView) applyDetail(ev event) {
 		wrapLabel(Tf("incident.affects_line", enum("affects", i.Affects), support)),
 	}
 	if i.AssigneeName != "" {
-		objs = append(objs, wrapLabel(Tf("incident.assigned_to", i.AssigneeName)))
+		objs = append(objs, wrapLabel(Tf("incident.assigned_to", i.AssigneeName+" ("+i.AssigneeOrg+")")))
 	}
 	if i.Exercise != "" {
 		objs = append([]fyne.CanvasObject{banner(Tf("exercise.banner", i.Exercise), exerciseColour)}, objs...)
@@ -241,15 +246,15 @@ func (v *incidentView) applyDetail(ev event) {
 		}
 	}
 	objs = append(objs, widget.NewSeparator(), section(T("incident.timeline")))
-	objs = append(objs, wrapLabel(when(i.Opened)+"  "+enum("status", app.StatusReported)+" · "+i.ReporterName))
+	objs = append(objs, wrapLabel(when(i.Opened)+"  "+enum("status", app.StatusReported)+" · "+i.ReporterName+" ("+i.OrgName+")"))
 	for _, e := range i.Timeline {
 		line := when(e.Time) + "  "
 		if e.Status != "" {
 			line += enum("status", e.Status) + " · "
 		}
-		line += e.AuthorName
+		line += e.AuthorName + " (" + e.AuthorOrg + ")"
 		if e.Assign != "" {
-			line += " · " + Tf("incident.assigned_to", e.Assign)
+			line += " · " + Tf("incident.assigned_to", e.Assign+" ("+e.AssignOrg+")")
 		}
 		objs = append(objs, wrapLabel(line))
 		if e.Note != "" {
@@ -288,7 +293,7 @@ func (v *incidentView) submitUpdate() {
 	if v.shown == nil {
 		return
 	}
-	ch := app.IncidentChange{Note: v.note.Text, Assign: v.assign.Selected}
+	ch := app.IncidentChange{Note: v.note.Text, Assign: v.assignIDs[v.assign.Selected]}
 	if v.status.Selected != "" {
 		ch.Status = v.statusOf(v.status.Selected)
 	}

@@ -81,6 +81,15 @@ func peerRow(p app.Peer) fyne.CanvasObject {
 		e.Importance = widget.DangerImportance
 		row.Add(e)
 	}
+	if r := p.Refused; r != nil {
+		key := "sync.refused_by_us"
+		if r.ByPeer {
+			key = "sync.refused_by_peer"
+		}
+		e := wrapLabel(Tf(key, enum("sync.refusal", r.Reason)))
+		e.Importance = widget.WarningImportance
+		row.Add(e)
+	}
 	return container.NewPadded(row)
 }
 

@@ -2,6 +2,7 @@ package gui
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"time"
 
@@ -133,14 +134,18 @@ type UI struct {
 	nav     map[string]*widget.Button
 	body    *fyne.Container
 
-	header   *header
-	feed     *feedView
-	post     *postView
-	incs     *incidentView
-	contacts *contactsView
-	dir      *directoryView
-	sync     *syncView
-	settings *settingsView
+	header *header
+	// revoked holds the red banner shown across the window once this
+	// device's revocation is known; empty otherwise.
+	revoked    *fyne.Container
+	revokedKey string
+	feed       *feedView
+	post       *postView
+	incs       *incidentView
+	contacts   *contactsView
+	dir        *directoryView
+	sync       *syncView
+	settings   *settingsView
 
 	// pickSave and pickOpen choose files; tests replace them.
 	pickSave func(name string, done func(fyne.URIWriteCloser))
@@ -356,6 +361,7 @@ func buildUI(s *Session, a *app.App, n Network, nerr error) *UI {
 		d.Show()
 	}
 	u.header = newHeader(u)
+	u.revoked = container.NewVBox()
 	u.post = newPostView(u)
 	u.feed = newFeedView(u)
 	u.incs = newIncidentView(u)
@@ -385,6 +391,7 @@ func buildUI(s *Session, a *app.App, n Network, nerr error) *UI {
 	} else {
 		u.apply(u.load())
 	}
+	top.Add(u.revoked)
 	if u.ev.who.Demo {
 		top.Add(banner(T("demo.banner"), demoColour))
 	}
@@ -506,6 +513,7 @@ func (u *UI) apply(ev event) {
 	if u.header != nil {
 		u.header.apply(ev)
 	}
+	u.applyRevoked(ev.who)
 	u.feed.apply(ev)
 	u.post.apply(ev)
 	u.incs.apply(ev)
@@ -516,6 +524,40 @@ func (u *UI) apply(ev event) {
 	if u.cfg.applied != nil {
 		u.cfg.applied(ev)
 	}
+}
+
+// applyRevoked shows, across the window, that this device was revoked:
+// by whom, when, and that every peer refuses what it writes.
+func (u *UI) applyRevoked(w app.WhoAmI) {
+	if u.revoked == nil {
+		return
+	}
+	var lines []string
+	if w.Revoked {
+		by := w.RevokedBy
+		if by == "" {
+			by = T("revoked.a_coordinator")
+		}
+		if w.RevokedAt != nil {
+			lines = append(lines, Tf("revoked.banner_at", by, when(*w.RevokedAt)))
+		} else {
+			lines = append(lines, Tf("revoked.banner", by))
+		}
+		if w.RevokeReason != "" {
+			lines = append(lines, Tf("revoked.reason", w.RevokeReason))
+		}
+		lines = append(lines, T("revoked.what_now"))
+	}
+	key := strings.Join(lines, "\n")
+	if key == u.revokedKey {
+		return
+	}
+	u.revokedKey = key
+	u.revoked.Objects = nil
+	if len(lines) > 0 {
+		u.revoked.Add(bannerLines(lines, revokedColour))
+	}
+	u.revoked.Refresh()
 }
 
 // notifyNew raises a desktop notification for each new important post

@@ -70,7 +70,20 @@ func banner(text string, bg color.Color) fyne.CanvasObject {
 	return container.NewStack(canvas.NewRectangle(bg), container.NewPadded(t))
 }
 
+// bannerLines is a banner of several centred lines.
+func bannerLines(lines []string, bg color.Color) fyne.CanvasObject {
+	box := container.NewVBox()
+	for _, l := range lines {
+		t := canvas.NewText(l, color.White)
+		t.TextStyle = fyne.TextStyle{Bold: true}
+		t.Alignment = fyne.TextAlignCenter
+		box.Add(t)
+	}
+	return container.NewStack(canvas.NewRectangle(bg), container.NewPadded(box))
+}
+
 var (
+	revokedColour  = color.NRGBA{R: 0xC6, G: 0x28, B: 0x28, A: 0xFF}
 	demoColour     = color.NRGBA{R: 0xB0, G: 0x3A, B: 0x00, A: 0xFF}
 	exerciseColour = color.NRGBA{R: 0x6A, G: 0x1B, B: 0x9A, A: 0xFF}
 	unreadColour   = color.NRGBA{R: 0x1E, G: 0x88, B: 0xE5, A: 0xFF}

@@ -31,13 +31,23 @@ const (
 	ReasonCommunity    Reason = "other-community"
 	ReasonEquivocation Reason = "equivocation"
 	ReasonClockAhead   Reason = "clock-ahead"
+	ReasonClockBack    Reason = "clock-backwards"
 	ReasonCertificate  Reason = "bad-certificate"
 	ReasonRetraction   Reason = "bad-retraction"
 	ReasonOverflow     Reason = "pending-overflow"
+	ReasonExpired      Reason = "pending-expired"
+	// ReasonInert counts certificates stored without effect: validly
+	// signed by a member, but not allowed at their position (see
+	// crypto.Trust). They are not the sender's fault.
+	ReasonInert Reason = "inert-certificate"
 	// Held back, not refused: waiting for something else to arrive.
 	ReasonNoPredecessor Reason = "waiting-predecessor"
 	ReasonNoMembership  Reason = "waiting-membership"
 	ReasonNoTarget      Reason = "waiting-target"
+	// ReasonNoAnchor holds a revoked device's envelope at or below its
+	// cut until the chain down from the header the revocation names
+	// shows it is on it.
+	ReasonNoAnchor Reason = "waiting-anchor"
 )
 
 // Refusal is an envelope admission turned down, with the reason.
@@ -82,6 +92,7 @@ func (r Result) Err() error {
 }
 
 type writeReq struct {
+	own   bool // envelopes this device writes now (AddOwn)
 	envs  []*checked
 	local []LocalOp
 	res   Result
@@ -164,6 +175,17 @@ func (c *checked) verify() {
 // whatever other writes are queued (group commit). An envelope that depends
 // on one not yet held waits in memory and is admitted when that arrives.
 func (s *Store) Add(envs ...*envelope.Envelope) (Result, error) {
+	return s.add(false, envs)
+}
+
+// AddOwn adds envelopes this device has just written. It also refuses a
+// certificate that would have no effect (that its author may not write at
+// its position), which Add stores inert: this device never writes one.
+func (s *Store) AddOwn(envs ...*envelope.Envelope) (Result, error) {
+	return s.add(true, envs)
+}
+
+func (s *Store) add(own bool, envs []*envelope.Envelope) (Result, error) {
 	cs := make([]*checked, len(envs))
 	for i, e := range envs {
 		cs[i] = newChecked(e)
@@ -186,7 +208,7 @@ func (s *Store) Add(envs ...*envelope.Envelope) (Result, error) {
 		}
 	}
 	verifyAll(todo)
-	return s.submit(&writeReq{envs: cs})
+	return s.submit(&writeReq{envs: cs, own: own})
 }
 
 // verifyAll verifies cs, on every CPU when there are many.
@@ -271,11 +293,11 @@ func (s *Store) commit(batch []*writeReq) {
 	s.gen++
 	// Only this goroutine changes s.trust (by replacing it) and s.pending, so
 	// it reads them without the lock; readers take it.
-	a := &admitter{s: s, gen: s.gen, trust: s.trust, base: s.pending, over: map[envelope.Hash]*pendingEnvelope{}, held: len(s.pending)}
+	a := &admitter{s: s, gen: s.gen, trust: s.trust, base: s.pending, over: map[envelope.Hash]*pendingEnvelope{}, held: len(s.pending), heldBytes: s.heldBytes}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		a.tx = tx
 		for _, r := range batch {
-			a.res = &r.res
+			a.res, a.own = &r.res, r.own
 			for _, op := range r.local {
 				var err error
 				if op.Value == nil {
@@ -305,11 +327,10 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 		}
 		if a.revoked {
-			n, t, err := purge(tx)
+			n, err := purge(tx, a.ownTrust())
 			if err != nil {
 				return err
 			}
-			a.trust, a.trustOwned = t, true
 			for _, r := range batch {
 				r.res.Purged += n
 			}
@@ -347,6 +368,17 @@ func (s *Store) commit(batch []*writeReq) {
 	if a.trustOwned {
 		s.trust = a.trust
 	}
+	s.heldBytes = a.heldBytes
+	for d, x := range a.byAuthor {
+		h := s.heldByAuthor[d]
+		h.n += x.n
+		h.bytes += x.bytes
+		if h.n <= 0 {
+			delete(s.heldByAuthor, d)
+		} else {
+			s.heldByAuthor[d] = h
+		}
+	}
 	for id, p := range a.over {
 		if old, ok := s.pending[id]; ok {
 			s.heldBy[old.reason]--
@@ -380,14 +412,38 @@ type admitter struct {
 	carry      Result // what became of envelopes held since earlier commits
 	stored     int
 	retrying   bool
-	revoked    bool
+	own        bool // offering this device's own new writes
+	revoked    bool // the trust state may have shrunk: purge
+	heldBytes  int64
+	byAuthor   map[crypto.DeviceID]authorHeld // changes to the store's per-author counts
+	proven     map[envelope.Hash]bool         // on a revoked device's chain down from its cut
+}
+
+// authorHeld counts one author's held envelopes.
+type authorHeld struct {
+	n     int
+	bytes int64
 }
 
 type pendingEnvelope struct {
 	c      *checked
 	reason Reason
-	gen    uint64  // the commit that held it back last
-	res    *Result // the result of the request that offered it, during that commit only
+	gen    uint64    // the commit that held it back last
+	res    *Result   // the result of the request that offered it, during that commit only
+	since  time.Time // when it was first held
+	size   int64     // bytes counted against the budgets
+}
+
+func (p *pendingEnvelope) author() crypto.DeviceID { return crypto.DeviceID(p.c.env.Header.Author) }
+
+// heldSize is what a held envelope costs: its header and payload, and a
+// fixed overhead for the maps.
+func heldSize(c *checked) int64 {
+	n := int64(len(c.hb)) + 256
+	if c.env.Payload != nil {
+		n += int64(len(c.env.Payload))
+	}
+	return n
 }
 
 func (a *admitter) pending(id envelope.Hash) (*pendingEnvelope, bool) {
@@ -399,17 +455,38 @@ func (a *admitter) pending(id envelope.Hash) (*pendingEnvelope, bool) {
 }
 
 func (a *admitter) hold(id envelope.Hash, p *pendingEnvelope) {
-	if _, ok := a.pending(id); !ok {
-		a.held++
+	if old, ok := a.pending(id); ok {
+		a.account(old, -1)
 	}
+	a.held++
+	a.account(p, +1)
 	a.over[id] = p
 }
 
 func (a *admitter) release(id envelope.Hash) {
-	if _, ok := a.pending(id); ok {
+	if p, ok := a.pending(id); ok {
 		a.held--
+		a.account(p, -1)
 		a.over[id] = nil
 	}
+}
+
+func (a *admitter) account(p *pendingEnvelope, sign int) {
+	if a.byAuthor == nil {
+		a.byAuthor = map[crypto.DeviceID]authorHeld{}
+	}
+	d := a.byAuthor[p.author()]
+	d.n += sign
+	d.bytes += int64(sign) * p.size
+	a.byAuthor[p.author()] = d
+	a.heldBytes += int64(sign) * p.size
+}
+
+// authorHeld returns what one author has held, this commit's changes included.
+func (a *admitter) authorHeld(d crypto.DeviceID) authorHeld {
+	h := a.s.heldByAuthor[d]
+	x := a.byAuthor[d]
+	return authorHeld{n: h.n + x.n, bytes: h.bytes + x.bytes}
 }
 
 // ownTrust returns the trust state to change, copying the store's first.
@@ -421,6 +498,27 @@ func (a *admitter) ownTrust() *crypto.Trust {
 }
 
 const reasonDuplicate Reason = "duplicate"
+
+// budget checks that holding p fits the budgets for held envelopes, in
+// total and per author (see Config).
+func (a *admitter) budget(p *pendingEnvelope, replacing bool) error {
+	if replacing {
+		return nil
+	}
+	cfg := a.s.cfg
+	ah := a.authorHeld(p.author())
+	switch {
+	case a.held+1 > cfg.MaxPending:
+		return fmt.Errorf("too many envelopes waiting (%d)", cfg.MaxPending)
+	case a.heldBytes+p.size > cfg.MaxPendingBytes:
+		return fmt.Errorf("envelopes waiting hold %d bytes, the budget is %d", a.heldBytes, cfg.MaxPendingBytes)
+	case ah.n+1 > cfg.MaxPendingPerAuthor:
+		return fmt.Errorf("too many envelopes of device %x waiting (%d)", p.c.env.Header.Author[:6], cfg.MaxPendingPerAuthor)
+	case ah.bytes+p.size > cfg.MaxPendingBytesPerAuthor:
+		return fmt.Errorf("envelopes of device %x waiting hold %d bytes, the budget is %d", p.c.env.Header.Author[:6], ah.bytes, cfg.MaxPendingBytesPerAuthor)
+	}
+	return nil
+}
 
 // offer admits c, holds it back, or refuses it. Only database errors are returned.
 func (a *admitter) offer(c *checked) error {
@@ -447,7 +545,7 @@ func (a *admitter) offer(c *checked) error {
 			a.res.Duplicates++
 		}
 		return nil
-	case reason == ReasonNoPredecessor || reason == ReasonNoMembership || reason == ReasonNoTarget || reason == ReasonClockAhead:
+	case reason == ReasonNoPredecessor || reason == ReasonNoMembership || reason == ReasonNoTarget || reason == ReasonClockAhead || reason == ReasonNoAnchor:
 		p, held := a.pending(id)
 		if reason == ReasonClockAhead && (!held || p.reason != ReasonClockAhead) {
 			// Counted once when it is first held back for its clock, not
@@ -459,11 +557,20 @@ func (a *admitter) offer(c *checked) error {
 		if held && p.reason == reason && a.retrying {
 			return nil // still waiting, for the same thing: nothing changes
 		}
-		if !held && a.held >= a.s.cfg.MaxPending {
-			a.res.Refused = append(a.res.Refused, &Refusal{ID: id, Reason: ReasonOverflow, Err: errors.New("too many envelopes waiting")})
+		if reason == ReasonNoMembership && c.env.Payload != nil && c.env.Header.Class == envelope.ClassSealed {
+			// An unknown author's payload is not kept: once the author
+			// is known, the payload is asked for again (see Wanted).
+			c.env = &envelope.Envelope{Header: c.env.Header}
+		}
+		np := &pendingEnvelope{c: c, reason: reason, gen: a.gen, res: a.res, since: a.s.cfg.Now(), size: heldSize(c)}
+		if held {
+			np.since = p.since
+		}
+		if err := a.budget(np, held); err != nil {
+			a.res.Refused = append(a.res.Refused, &Refusal{ID: id, Reason: ReasonOverflow, Err: err})
 			return a.count(ReasonOverflow)
 		}
-		a.hold(id, &pendingEnvelope{c: c, reason: reason, gen: a.gen, res: a.res})
+		a.hold(id, np)
 		return nil
 	default:
 		a.release(id)
@@ -473,33 +580,58 @@ func (a *admitter) offer(c *checked) error {
 	}
 }
 
-// retryPending offers held-back envelopes again until none moves. Nothing
-// but a newly stored envelope or the passing of time lets one in, so it
-// does nothing when neither happened.
+// retryPending offers held-back envelopes again until none moves, and
+// drops those held longer than Config.PendingTTL. Nothing but a newly
+// stored envelope, a change of trust or the passing of time lets one in;
+// each held envelope is first tested for what it waits for (a map or a
+// bbolt lookup), so a commit costs little per held envelope.
 func (a *admitter) retryPending() error {
-	if a.stored == 0 && a.s.heldBy[ReasonClockAhead] == 0 {
+	if a.held == 0 {
 		return nil
 	}
-	a.retrying = true
+	now := a.s.cfg.Now()
+	// Expiry is looked at once a minute at most.
+	expire := a.s.cfg.PendingTTL > 0 && now.Sub(a.s.lastExpiry) > time.Minute
+	if expire {
+		a.s.lastExpiry = now
+	}
+	proven := len(a.proven)
+	if err := a.resolveAnchors(); err != nil {
+		return err
+	}
+	if a.stored == 0 && !a.trustOwned && a.s.heldBy[ReasonClockAhead] == 0 && !expire && len(a.proven) == proven {
+		return nil
+	}
+	a.retrying, a.own = true, false
 	defer func() { a.retrying = false }()
-	for {
+	for pass := 0; ; pass++ {
 		before := a.stored
-		ids := make([]envelope.Hash, 0, a.held)
-		for id := range a.base {
+		var held []*pendingEnvelope
+		visit := func(id envelope.Hash, p *pendingEnvelope) {
+			if expire && now.Sub(p.since) > a.s.cfg.PendingTTL {
+				a.release(id)
+				a.count(ReasonExpired)
+				return
+			}
+			if a.mayMove(p) {
+				held = append(held, p)
+			}
+		}
+		for id, p := range a.base {
 			if _, ok := a.over[id]; !ok {
-				ids = append(ids, id)
+				visit(id, p)
 			}
 		}
 		for id, p := range a.over {
 			if p != nil {
-				ids = append(ids, id)
+				visit(id, p)
 			}
 		}
-		// Lower sequence numbers first: a chain arrives in a few passes.
-		held := make([]*pendingEnvelope, len(ids))
-		for i, id := range ids {
-			held[i], _ = a.pending(id)
+		expire = false
+		if err := a.resolveAnchors(); err != nil {
+			return err
 		}
+		// Lower sequence numbers first: a chain arrives in a few passes.
 		sort.Slice(held, func(i, j int) bool {
 			hi, hj := held[i].c.env.Header, held[j].c.env.Header
 			if hi.Seq != hj.Seq {
@@ -527,6 +659,113 @@ func (a *admitter) retryPending() error {
 	}
 }
 
+// mayMove reports whether what a held envelope waits for may have come.
+func (a *admitter) mayMove(p *pendingEnvelope) bool {
+	if a.trustOwned {
+		return true // trust changed in this commit: anything may move
+	}
+	h := p.c.env.Header
+	switch p.reason {
+	case ReasonNoPredecessor:
+		return a.tx.Bucket(bChains).Get(chainKey(h.Author, h.Seq-1)) != nil
+	case ReasonNoMembership:
+		_, ok := a.trust.Member(crypto.DeviceID(h.Author))
+		return ok || (p.c.cert != nil && p.c.cert.Genesis != nil)
+	case ReasonNoTarget:
+		return p.c.retr == nil || a.tx.Bucket(bHeaders).Get(p.c.retr.Target[:]) != nil
+	case ReasonNoAnchor:
+		return a.proven[p.c.id]
+	}
+	return true
+}
+
+// resolveAnchors admits the chain of a revoked device down from the header
+// its revocation names, once every header of it is held or stored: each
+// held header on it is marked proven, and a stored branch that the chain
+// does not go through (written with the stolen key below the cut) is
+// removed.
+func (a *admitter) resolveAnchors() error {
+	if a.s.heldBy[ReasonNoAnchor] == 0 && !a.anyHeld(ReasonNoAnchor) {
+		return nil
+	}
+	authors := map[crypto.DeviceID]bool{}
+	each := func(id envelope.Hash, p *pendingEnvelope) {
+		if p != nil && p.reason == ReasonNoAnchor {
+			authors[p.author()] = true
+		}
+	}
+	for id, p := range a.base {
+		if _, ok := a.over[id]; !ok {
+			each(id, p)
+		}
+	}
+	for id, p := range a.over {
+		each(id, p)
+	}
+	for author := range authors {
+		cut, ok := a.trust.Cut(author)
+		if !ok {
+			continue
+		}
+		var seg []*pendingEnvelope
+		p, ok := a.pending(cut.Last)
+		for ok && p.author() == author {
+			seg = append(seg, p)
+			h := p.c.env.Header
+			if h.Seq == 1 || bytes.Equal(a.tx.Bucket(bChains).Get(chainKey(h.Author, h.Seq-1)), h.Prev[:]) {
+				break
+			}
+			p, ok = a.pending(h.Prev)
+		}
+		if !ok || len(seg) == 0 {
+			continue // the chain down from the cut is not all here yet
+		}
+		low := seg[len(seg)-1].c.env.Header.Seq
+		if err := truncateChain(a.tx, author, low-1); err != nil {
+			return err
+		}
+		if a.proven == nil {
+			a.proven = map[envelope.Hash]bool{}
+		}
+		for _, p := range seg {
+			a.proven[p.c.id] = true
+		}
+		a.revoked = true
+	}
+	return nil
+}
+
+func (a *admitter) anyHeld(r Reason) bool {
+	for _, p := range a.over {
+		if p != nil && p.reason == r {
+			return true
+		}
+	}
+	return false
+}
+
+// truncateChain removes an author's stored envelopes after seq keep.
+func truncateChain(tx *bolt.Tx, author crypto.DeviceID, keep uint64) error {
+	v := tx.Bucket(bAuthors).Get(author[:])
+	if len(v) < 8 {
+		return nil
+	}
+	head := binary.BigEndian.Uint64(v)
+	for seq := head; seq > keep; seq-- {
+		if err := deleteEnvelope(tx, author, seq); err != nil {
+			return err
+		}
+	}
+	if head <= keep {
+		return nil
+	}
+	if keep == 0 {
+		return tx.Bucket(bAuthors).Delete(author[:])
+	}
+	id := tx.Bucket(bChains).Get(chainKey(author, keep))
+	return tx.Bucket(bAuthors).Put(author[:], append(binary.BigEndian.AppendUint64(nil, keep), id...))
+}
+
 // check decides c's fate. A nil error means admit.
 func (a *admitter) check(c *checked) (Reason, error) {
 	e, id := c.env, c.id
@@ -548,7 +787,7 @@ func (a *admitter) check(c *checked) (Reason, error) {
 			return ReasonCertificate, c.certErr
 		}
 		if cert.Genesis != nil {
-			if err := a.trust.Check(h, cert); err != nil {
+			if err := a.trust.CheckGenesis(h, cert); err != nil {
 				if errors.Is(err, crypto.ErrOtherGenesis) {
 					return ReasonCommunity, err
 				}
@@ -571,14 +810,25 @@ func (a *admitter) check(c *checked) (Reason, error) {
 		return ReasonNotMember, err
 	}
 	if reason, err := a.checkChain(h, id, c.hb); err != nil {
+		// A revoked device's chain up to its cut is the one that leads to
+		// the header its revocation names: an envelope that forks from
+		// what is stored waits for that chain (see resolveAnchors), which
+		// removes the stored branch if the chain does not go through it.
+		if cut, ok := a.trust.Cut(crypto.DeviceID(h.Author)); ok && reason == ReasonEquivocation && h.Seq <= cut.Seq && !a.proven[id] &&
+			(h.Seq < cut.Seq || id == cut.Last) {
+			return ReasonNoAnchor, errors.New("a revoked device's envelope waits for the chain down from its last valid envelope")
+		}
 		return reason, err
 	}
-	if cert != nil {
-		if err := a.trust.Check(h, cert); err != nil {
-			if errors.Is(err, crypto.ErrNotAllowed) {
-				return ReasonNotAllowed, err
-			}
-			return ReasonCertificate, err
+	if cut, ok := a.trust.Cut(crypto.DeviceID(h.Author)); ok && h.Seq == cut.Seq && id != cut.Last {
+		return ReasonRevoked, fmt.Errorf("%w: not the last valid envelope its revocation names", crypto.ErrRevoked)
+	}
+	if cert != nil && a.own {
+		// This device does not write a certificate that would be inert.
+		t := a.trust.Clone()
+		t.Add(h, cert)
+		if err, _ := t.Verdict(id); err != nil {
+			return ReasonNotAllowed, err
 		}
 	}
 	if h.Class == envelope.ClassRetraction {
@@ -606,11 +856,40 @@ func (a *admitter) check(c *checked) (Reason, error) {
 }
 
 // checkChain checks that h continues its author's chain.
+//
+// A device that wrote two different envelopes at one place (a cloned or
+// stolen key) is frozen: its chain is cut before the fork on every peer
+// that learns of it, both envelopes are kept as evidence, and nothing of
+// that device from the fork on is admitted, whichever branch arrived
+// first, until a coordinator's revocation names the real branch (see
+// resolveAnchors). So every peer ends with the same set.
 func (a *admitter) checkChain(h *envelope.Header, id envelope.Hash, hb []byte) (Reason, error) {
+	_, revoked := a.trust.Cut(crypto.DeviceID(h.Author))
+	if k := a.forkedAt(h.Author); k > 0 && h.Seq >= k && !revoked {
+		if err := a.keepFork(h, id, hb); err != nil {
+			return ReasonEquivocation, err
+		}
+		return ReasonEquivocation, fmt.Errorf("device %x forked its chain at sequence %d: nothing of it from there on is admitted until a coordinator revokes it", h.Author[:6], k)
+	}
 	key := chainKey(h.Author, h.Seq)
 	if other := a.tx.Bucket(bChains).Get(key); other != nil && !bytes.Equal(other, id[:]) {
-		if err := a.tx.Bucket(bForks).Put(id[:], hb); err != nil {
+		if err := a.keepFork(h, id, hb); err != nil {
 			return ReasonEquivocation, err
+		}
+		if !revoked {
+			// Freeze the device before the fork: the stored branch goes
+			// too, kept as evidence beside the other.
+			if ov := a.tx.Bucket(bHeaders).Get(other); len(ov) > 8 {
+				if oh, err := decodeStoredHeader(ov); err == nil {
+					if err := a.keepFork(oh, envelope.Hash(other), bytes.Clone(ov[8:])); err != nil {
+						return ReasonEquivocation, err
+					}
+				}
+			}
+			if err := truncateChain(a.tx, crypto.DeviceID(h.Author), h.Seq-1); err != nil {
+				return ReasonEquivocation, err
+			}
+			a.revoked = true
 		}
 		return ReasonEquivocation, fmt.Errorf("device %x wrote two different envelopes at sequence %d", h.Author[:6], h.Seq)
 	}
@@ -624,8 +903,62 @@ func (a *admitter) checkChain(h *envelope.Header, id envelope.Hash, hb []byte) (
 	if !bytes.Equal(prev, h.Prev[:]) {
 		return ReasonEquivocation, fmt.Errorf("sequence %d does not follow the stored sequence %d (forked chain)", h.Seq, h.Seq-1)
 	}
+	// Clocks increase along a chain, so the canonical order of
+	// certificates (by clock) follows each author's chain.
+	if ph, err := decodeStoredHeader(a.tx.Bucket(bHeaders).Get(prev)); err == nil && h.Clock <= ph.Clock {
+		return ReasonClockBack, fmt.Errorf("sequence %d has a clock no later than sequence %d's", h.Seq, h.Seq-1)
+	}
 	return "", nil
 }
+
+// forkedAt returns the lowest sequence number at which a device is known
+// to have forked its chain, 0 if none.
+func (a *admitter) forkedAt(author [32]byte) uint64 {
+	k, _ := a.tx.Bucket(bForks).Cursor().Seek(author[:])
+	if len(k) < 40 || !bytes.HasPrefix(k, author[:]) {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k[32:40])
+}
+
+// keepFork keeps a forked header as evidence, within the budgets: a few
+// per device (the lowest fork of each device is always kept: it freezes
+// the device), and a total. Keys are author || sequence || header ID.
+func (a *admitter) keepFork(h *envelope.Header, id envelope.Hash, hb []byte) error {
+	b := a.tx.Bucket(bForks)
+	key := append(chainKey(h.Author, h.Seq), id[:]...)
+	if b.Get(key) != nil {
+		return nil
+	}
+	n := 0
+	lowest := true
+	c := b.Cursor()
+	for k, _ := c.Seek(h.Author[:]); k != nil && bytes.HasPrefix(k, h.Author[:]); k, _ = c.Next() {
+		if n == 0 && bytes.Compare(k, key) < 0 {
+			lowest = false
+		}
+		if n++; n >= MaxForksPerDevice && !lowest {
+			return nil
+		}
+	}
+	total := uint64(0)
+	if v := a.tx.Bucket(bMeta).Get([]byte("forks")); len(v) == 8 {
+		total = binary.BigEndian.Uint64(v)
+	}
+	if total >= MaxForks && !lowest {
+		return nil
+	}
+	if err := a.tx.Bucket(bMeta).Put([]byte("forks"), binary.BigEndian.AppendUint64(nil, total+1)); err != nil {
+		return err
+	}
+	return b.Put(key, hb)
+}
+
+// Budgets of fork evidence: one forked header proves a fork.
+const (
+	MaxForksPerDevice = 4
+	MaxForks          = 1024
+)
 
 func chainKey(author [32]byte, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 40), author[:]...), seq)
@@ -671,14 +1004,20 @@ func (a *admitter) store(c *checked) error {
 		if err := certs.Put(sk, id[:]); err != nil {
 			return err
 		}
-		a.ownTrust().Apply(h, c.cert)
+		t := a.ownTrust()
+		if t.Add(h, c.cert) {
+			a.revoked = true
+		}
+		if err, _ := t.Verdict(id); err != nil {
+			a.s.cfg.Logf("certificate %s by %x has no effect: %v", id.String()[:12], h.Author[:6], err)
+			if err := a.count(ReasonInert); err != nil {
+				return err
+			}
+		}
 		if c.cert.Genesis != nil {
 			if err := tx.Bucket(bMeta).Put([]byte("community"), id[:]); err != nil {
 				return err
 			}
-		}
-		if c.cert.Revocation != nil {
-			a.revoked = true
 		}
 	case envelope.ClassRetraction:
 		r := c.retr
@@ -763,19 +1102,14 @@ func (a *admitter) count(r Reason) error {
 	return b.Put([]byte(r), binary.BigEndian.AppendUint64(nil, n+1))
 }
 
-// purge removes everything a revocation invalidated: a revoked device's
-// envelopes after its last valid sequence number, then the envelopes of every
-// device whose membership no longer chains to the genesis, until nothing
-// changes. It returns how many envelopes went and the trust state after.
-func purge(tx *bolt.Tx) (int, *crypto.Trust, error) {
+// purge removes everything the trust state no longer admits: a revoked
+// device's envelopes after its cut, and every envelope of a device that is
+// no longer a member or is a relay, until nothing changes (a removed
+// certificate may remove a membership). It updates t and returns how many
+// envelopes went.
+func purge(tx *bolt.Tx, t *crypto.Trust) (int, error) {
 	total := 0
-	decoded := map[envelope.Hash]*crypto.Certificate{}
 	for {
-		t, err := loadTrust(tx, decoded)
-		if err != nil {
-			return total, nil, err
-		}
-		n := 0
 		var heads []AuthorHead
 		tx.Bucket(bAuthors).ForEach(func(k, v []byte) error {
 			var h AuthorHead
@@ -784,36 +1118,35 @@ func purge(tx *bolt.Tx) (int, *crypto.Trust, error) {
 			heads = append(heads, h)
 			return nil
 		})
+		var certs []envelope.Hash
+		n := 0
 		for _, ah := range heads {
 			keep := ah.Seq
-			if _, ok := t.Member(ah.Author); !ok {
+			if m, ok := t.Member(ah.Author); !ok || m.Role == crypto.RoleRelay {
 				keep = 0
 			} else if last, ok := t.Revoked(ah.Author); ok && last < keep {
 				keep = last
 			}
-			for seq := ah.Seq; seq > keep; seq-- {
-				if err := deleteEnvelope(tx, ah.Author, seq); err != nil {
-					return total, nil, err
+			for seq := keep + 1; seq <= ah.Seq; seq++ {
+				id := tx.Bucket(bChains).Get(chainKey(ah.Author, seq))
+				if v := tx.Bucket(bHeaders).Get(id); len(v) > 8 {
+					if h, err := decodeStoredHeader(v); err == nil && h.Class == envelope.ClassCertificate {
+						certs = append(certs, envelope.Hash(id))
+					}
 				}
-				n++
 			}
-			if keep != ah.Seq {
-				if keep == 0 {
-					if err := tx.Bucket(bAuthors).Delete(ah.Author[:]); err != nil {
-						return total, nil, err
-					}
-				} else {
-					id := tx.Bucket(bChains).Get(chainKey(ah.Author, keep))
-					if err := tx.Bucket(bAuthors).Put(ah.Author[:], append(binary.BigEndian.AppendUint64(nil, keep), id...)); err != nil {
-						return total, nil, err
-					}
+			if keep < ah.Seq {
+				n += int(ah.Seq - keep)
+				if err := truncateChain(tx, ah.Author, keep); err != nil {
+					return total, err
 				}
 			}
 		}
 		total += n
-		if n == 0 {
-			return total, t, nil
+		if len(certs) == 0 {
+			return total, nil
 		}
+		t.Remove(certs...)
 	}
 }
 

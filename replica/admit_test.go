@@ -1,7 +1,9 @@
 package replica_test
 
 import (
+	"errors"
 	"maps"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -39,22 +41,22 @@ func TestRefused(t *testing.T) {
 		}, replica.ReasonCertificate},
 		{"member issues a membership", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.alice.Admit(f.c.Device("carol", "venue"), crypto.RoleMember)
-		}, replica.ReasonNotAllowed},
+		}, replica.ReasonInert},
 		{"org admin issues a membership for another org", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.admin.Admit(f.c.Device("carol", "power"), crypto.RoleMember)
-		}, replica.ReasonNotAllowed},
+		}, replica.ReasonInert},
 		{"org admin makes a coordinator", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.admin.Admit(f.c.Device("carol", "venue"), crypto.RoleCoordinator)
-		}, replica.ReasonNotAllowed},
+		}, replica.ReasonInert},
 		{"org admin revokes", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.admin.Revoke(f.alice, 1)
-		}, replica.ReasonNotAllowed},
+		}, replica.ReasonInert},
 		{"member revokes", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.alice.Revoke(f.bob, 0)
-		}, replica.ReasonNotAllowed},
+		}, replica.ReasonInert},
 		{"coordinator revokes itself", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.coord.Revoke(f.coord, 0)
-		}, replica.ReasonNotAllowed},
+		}, replica.ReasonInert},
 		{"retraction by neither author nor coordinator", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.bob.Retract(f.base[5].ID()) // alice's post
 		}, replica.ReasonNotAllowed},
@@ -76,10 +78,6 @@ func TestRefused(t *testing.T) {
 			g := &crypto.Certificate{Genesis: &crypto.Genesis{Nonce: crypto.ID16{9}, Founder: f.alice.Membership(crypto.RoleCoordinator)}}
 			return f.alice.Cert(g)
 		}, replica.ReasonCertificate},
-		{"equivocation", func(t *testing.T, f *fixture) *envelope.Envelope {
-			// alice's seq 1 is stored; this is another envelope at seq 1.
-			return f.alice.PostAt(crypto.Position{Seq: 1}, f.c.Clock(), "alice 1, other version")
-		}, replica.ReasonEquivocation},
 		{"chain forked behind the head", func(t *testing.T, f *fixture) *envelope.Envelope {
 			// Continues a seq 1 that is not the stored one.
 			fork := f.alice.PostAt(crypto.Position{Seq: 1}, f.c.Clock(), "fork")
@@ -89,7 +87,25 @@ func TestRefused(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)
-			expectRefused(t, f.st, tt.env(t, f), tt.want)
+			e := tt.env(t, f)
+			if tt.want != replica.ReasonInert {
+				expectRefused(t, f.st, e, tt.want)
+				return
+			}
+			// A validly signed certificate of a member that its role does
+			// not allow is kept without effect (so that every peer reaches
+			// the same set, whatever order it learns in), and counted.
+			before := f.st.Trust().Members()
+			res := replicatest.Add(t, f.st, e)
+			if len(res.Admitted) != 1 || f.st.Refusals()[replica.ReasonInert] != 1 {
+				t.Fatalf("got %d admitted, %d inert; want the certificate stored without effect", len(res.Admitted), f.st.Refusals()[replica.ReasonInert])
+			}
+			if err, _ := f.st.Trust().Verdict(e.ID()); !errors.Is(err, crypto.ErrNotAllowed) {
+				t.Errorf("Verdict: %v, want ErrNotAllowed", err)
+			}
+			if after := f.st.Trust().Members(); !reflect.DeepEqual(after, before) {
+				t.Errorf("an inert certificate changed the members")
+			}
 		})
 	}
 }
@@ -242,37 +258,51 @@ func expectRefusedHeld(t *testing.T, st *replica.Store, env *envelope.Envelope, 
 	return res
 }
 
+// TestEquivocationKeepsEvidence: a device that writes two envelopes at one
+// place is frozen before it, whichever branch came first: both are kept as
+// evidence, and nothing of it from there on is admitted.
 func TestEquivocationKeepsEvidence(t *testing.T) {
 	f := newFixture(t, nil)
-	fork := f.bob.PostAt(crypto.Position{Seq: 1}, f.c.Clock(), "bob 1, second version")
-	expectRefused(t, f.st, fork, replica.ReasonEquivocation)
-	forks := f.st.Forks()
-	if len(forks) != 1 || forks[0].ID() != fork.ID() {
-		t.Fatalf("Forks: got %d headers, want the fork %s", len(forks), fork.ID())
+	stored := f.base[len(f.base)-1] // bob's seq 1
+	if stored.Header.Author != f.bob.ID() || stored.Header.Seq != 1 {
+		t.Fatalf("fixture: bob's first envelope is not last")
 	}
-	// The stored chain goes on; the fork's own successors are refused.
+	fork := f.bob.PostAt(crypto.Position{Seq: 1}, f.c.Clock(), "bob 1, second version")
+	res := replicatest.Add(t, f.st, fork)
+	if len(res.Refused) != 1 || res.Refused[0].Reason != replica.ReasonEquivocation {
+		t.Fatalf("fork: got %+v, want refused as equivocation", res.Refused)
+	}
+	ids := map[envelope.Hash]bool{}
+	for _, h := range f.st.Forks() {
+		ids[h.ID()] = true
+	}
+	if len(ids) != 2 || !ids[fork.ID()] || !ids[stored.ID()] {
+		t.Fatalf("Forks: got %d headers, want both versions of bob's seq 1", len(ids))
+	}
+	if h := f.st.Head(f.bob.ID()); h.Seq != 0 {
+		t.Errorf("bob's head after the fork: %d, want nothing (frozen before seq 1)", h.Seq)
+	}
+	// Neither branch, nor what follows either, is admitted again.
 	after := f.bob.PostAt(crypto.Position{Seq: 2, Prev: fork.ID()}, f.c.Clock(), "after the fork")
-	expectRefused(t, f.st, after, replica.ReasonEquivocation)
-	replicatest.MustAdmit(t, f.st, f.bob.Post("bob 2"))
+	for _, e := range []*envelope.Envelope{stored, fork, after, f.bob.Post("bob 2")} {
+		expectRefused(t, f.st, e, replica.ReasonEquivocation)
+	}
 }
 
 // TestEquivocationWhileHeld offers two versions of one sequence number before
-// their predecessor: whichever order they come in, the same one is kept.
+// their predecessor: whichever order they come in, the device is frozen
+// before them.
 func TestEquivocationWhileHeld(t *testing.T) {
 	f := newFixture(t, nil)
 	p2 := f.alice.Post("alice 2")
 	a := f.alice.PostAt(f.alice.Pos, f.c.Clock(), "alice 3a")
 	b := f.alice.PostAt(f.alice.Pos, f.c.Clock(), "alice 3b")
-	want := a
-	if b.ID().String() < a.ID().String() {
-		want = b
-	}
 	for _, order := range [][]*envelope.Envelope{{a, b}, {b, a}} {
 		g := f.newStore(t)
 		replicatest.Add(t, g, order...)
 		res := replicatest.Add(t, g, p2)
-		if got := g.Head(f.alice.ID()).Head; got != want.ID() {
-			t.Errorf("head after %s, %s: got %s, want %s", order[0].ID(), order[1].ID(), got, want.ID())
+		if got := g.Head(f.alice.ID()).Head; got != p2.ID() {
+			t.Errorf("head after %s, %s: got %s, want %s", order[0].ID(), order[1].ID(), got, p2.ID())
 		}
 		// The loser was offered by an earlier call: counted, not reported.
 		if err := res.Err(); err != nil {
@@ -281,8 +311,8 @@ func TestEquivocationWhileHeld(t *testing.T) {
 		if got := g.Refusals()[replica.ReasonEquivocation]; got != 1 {
 			t.Errorf("Refusals()[equivocation]: got %d, want 1", got)
 		}
-		if len(g.Forks()) != 1 {
-			t.Errorf("Forks: got %d, want 1", len(g.Forks()))
+		if len(g.Forks()) != 2 {
+			t.Errorf("Forks: got %d, want 2", len(g.Forks()))
 		}
 	}
 }

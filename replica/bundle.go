@@ -2,6 +2,7 @@ package replica
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -147,4 +148,84 @@ func (br *BundleReader) Next() (*envelope.Envelope, error) {
 		return nil, fmt.Errorf("bundle truncated: %w", io.ErrUnexpectedEOF)
 	}
 	return envelope.Decode(b)
+}
+
+// A sectioned bundle file frames sealed sections in clear, so that each can
+// be sealed to its own audience (the app seals its trust section to every
+// community key epoch and its records to the current one). Format 2:
+//
+//	magic     "noroshi-sealed-bundle\n"
+//	version   u32 = 2
+//	count     u32 (1 to MaxSections)
+//	repeated count times: u64 length (1 to what remains), then that many bytes
+//
+// and nothing after the last section. Format 1 is a whole file sealed with
+// age; it does not start with this magic.
+const (
+	sectionsMagic   = "noroshi-sealed-bundle\n"
+	sectionsVersion = 2
+	// MaxSections bounds the sections of one file.
+	MaxSections = 16
+)
+
+// IsSectioned reports whether b starts like a sectioned bundle file (of any
+// version).
+func IsSectioned(b []byte) bool { return bytes.HasPrefix(b, []byte(sectionsMagic)) }
+
+// AppendSections appends a sectioned bundle file holding sections to dst.
+func AppendSections(dst []byte, sections ...[]byte) ([]byte, error) {
+	if len(sections) == 0 || len(sections) > MaxSections {
+		return nil, fmt.Errorf("a bundle file holds 1 to %d sections, not %d", MaxSections, len(sections))
+	}
+	dst = append(dst, sectionsMagic...)
+	dst = binary.BigEndian.AppendUint32(dst, sectionsVersion)
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(sections)))
+	for i, s := range sections {
+		if len(s) == 0 {
+			return nil, fmt.Errorf("bundle section %d is empty", i)
+		}
+		dst = binary.BigEndian.AppendUint64(dst, uint64(len(s)))
+		dst = append(dst, s...)
+	}
+	return dst, nil
+}
+
+// ReadSections returns the sections of a sectioned bundle file. They alias
+// b: nothing is copied, so reading allocates only the list.
+func ReadSections(b []byte) ([][]byte, error) {
+	if !IsSectioned(b) {
+		return nil, ErrNotBundle
+	}
+	b = b[len(sectionsMagic):]
+	if len(b) < 8 {
+		return nil, fmt.Errorf("%w: truncated header", ErrNotBundle)
+	}
+	if v := binary.BigEndian.Uint32(b); v != sectionsVersion {
+		return nil, fmt.Errorf("bundle file format %d, this program reads 1 and %d: upgrade Noroshi", v, sectionsVersion)
+	}
+	n := binary.BigEndian.Uint32(b[4:])
+	if n == 0 || n > MaxSections {
+		return nil, fmt.Errorf("%w: %d sections, 1 to %d expected", ErrNotBundle, n, MaxSections)
+	}
+	b = b[8:]
+	out := make([][]byte, 0, n)
+	for i := range int(n) {
+		if len(b) < 8 {
+			return nil, fmt.Errorf("bundle truncated in section %d of %d: %w", i+1, n, io.ErrUnexpectedEOF)
+		}
+		l := binary.BigEndian.Uint64(b)
+		b = b[8:]
+		if l == 0 {
+			return nil, fmt.Errorf("bundle section %d of %d is empty", i+1, n)
+		}
+		if l > uint64(len(b)) {
+			return nil, fmt.Errorf("bundle truncated in section %d of %d: %w", i+1, n, io.ErrUnexpectedEOF)
+		}
+		out = append(out, b[:l:l])
+		b = b[l:]
+	}
+	if len(b) != 0 {
+		return nil, fmt.Errorf("%w: %d bytes after the last section", ErrNotBundle, len(b))
+	}
+	return out, nil
 }

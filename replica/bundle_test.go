@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,6 +214,111 @@ func FuzzBundleReader(f *testing.F) {
 		again := writeBundle(t, meta, envs)
 		if !bytes.HasPrefix(b, again) {
 			t.Errorf("a bundle read cleanly does not write back to its own bytes")
+		}
+	})
+}
+
+func TestSectionsRoundTrip(t *testing.T) {
+	for _, secs := range [][][]byte{
+		{[]byte("a")},
+		{[]byte("trust"), bytes.Repeat([]byte{9}, 70000)},
+		slices.Repeat([][]byte{{1, 2}}, replica.MaxSections),
+	} {
+		b, err := replica.AppendSections([]byte("keep"), secs...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("keep")) || !replica.IsSectioned(b[4:]) {
+			t.Fatalf("AppendSections did not append a sectioned file")
+		}
+		got, err := replica.ReadSections(b[4:])
+		if err != nil {
+			t.Fatalf("read %d sections: %v", len(secs), err)
+		}
+		if len(got) != len(secs) {
+			t.Fatalf("got %d sections, want %d", len(got), len(secs))
+		}
+		for i := range secs {
+			if !bytes.Equal(got[i], secs[i]) {
+				t.Errorf("section %d: got %d bytes, want %d", i, len(got[i]), len(secs[i]))
+			}
+		}
+	}
+	for _, secs := range [][][]byte{nil, {{}}, slices.Repeat([][]byte{{1}}, replica.MaxSections+1)} {
+		if _, err := replica.AppendSections(nil, secs...); err == nil {
+			t.Errorf("AppendSections of %d sections (first empty: %v): got no error", len(secs), len(secs) > 0 && len(secs[0]) == 0)
+		}
+	}
+}
+
+func TestSectionsBad(t *testing.T) {
+	good, err := replica.AppendSections(nil, []byte("trust"), []byte("records"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
+	u64 := func(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	magic := []byte("noroshi-sealed-bundle\n")
+	tests := []struct {
+		name    string
+		b       []byte
+		wantErr string
+		notBund bool
+	}{
+		{"empty", nil, "not a Noroshi bundle", true},
+		{"age file (format 1)", []byte("age-encryption.org/v1\n-> X25519"), "not a Noroshi bundle", true},
+		{"magic only", magic, "truncated header", true},
+		{"newer version", cat(magic, u32(3), u32(1), u64(1), []byte{1}), "bundle file format 3, this program reads 1 and 2: upgrade Noroshi", false},
+		{"no sections", cat(magic, u32(2), u32(0)), "0 sections", true},
+		{"too many sections", cat(magic, u32(2), u32(replica.MaxSections+1)), "sections, 1 to", true},
+		{"empty section", cat(magic, u32(2), u32(1), u64(0)), "is empty", false},
+		{"length beyond the end", cat(magic, u32(2), u32(1), u64(1<<62), []byte{1}), "truncated in section 1 of 1", false},
+		{"missing section", cat(magic, u32(2), u32(2), u64(1), []byte{1}), "truncated in section 2 of 2", false},
+		{"trailing bytes", append(bytes.Clone(good), 0), "1 bytes after the last section", true},
+		{"cut", good[:len(good)-1], "truncated", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := replica.ReadSections(tt.b)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want an error saying %q", err, tt.wantErr)
+			}
+			if got := errors.Is(err, replica.ErrNotBundle); got != tt.notBund {
+				t.Errorf("errors.Is(err, ErrNotBundle): got %v, want %v", got, tt.notBund)
+			}
+		})
+	}
+}
+
+// FuzzSections reads anything as a sectioned bundle file: no panic, no
+// allocation beyond the list of sections however large the lengths it
+// claims, and what reads cleanly writes back to the same bytes.
+func FuzzSections(f *testing.F) {
+	good, err := replica.AppendSections(nil, []byte("trust"), []byte("records"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good)
+	f.Add(good[:len(good)/2])
+	f.Add([]byte("noroshi-sealed-bundle\n\x00\x00\x00\x02\x00\x00\x00\x10\xff\xff\xff\xff\xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		secs, err := replica.ReadSections(b)
+		runtime.ReadMemStats(&after)
+		if n, limit := after.TotalAlloc-before.TotalAlloc, uint64(64*replica.MaxSections+4<<10); n > limit {
+			t.Errorf("reading %d bytes allocated %d bytes, more than %d", len(b), n, limit)
+		}
+		if err != nil {
+			return
+		}
+		again, err := replica.AppendSections(nil, secs...)
+		if err != nil {
+			t.Fatalf("sections read cleanly do not write: %v", err)
+		}
+		if !bytes.Equal(again, b) {
+			t.Errorf("a file read cleanly does not write back to its own bytes")
 		}
 	})
 }

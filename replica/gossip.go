@@ -87,6 +87,9 @@ type NodeConfig struct {
 	OnChange func(Result)
 	Logf     func(format string, args ...any)
 	Rand     io.Reader
+	// Budget bounds what peers can make this node hold or do; zero
+	// fields take DefaultBudget's.
+	Budget Budget
 
 	// Network hooks for tests (partitions, packet loss): a memberlist
 	// transport to use instead of UDP/TCP on BindAddr, a listener for sync
@@ -111,6 +114,9 @@ type PeerState struct {
 	Sent, Received int
 	InSync         bool
 	Err            string
+	// Refused is the last refusal of a stream with the peer, by either
+	// side; nil after a sync succeeds.
+	Refused *PeerRefusal
 }
 
 // Node runs replication for one store.
@@ -132,8 +138,11 @@ type Node struct {
 	stop  chan struct{}
 	wg    sync.WaitGroup
 
-	mu   sync.Mutex
-	seen map[envelope.Hash]time.Time // announcements already heard
+	// bud holds the budgets (see Budget) and the announcement IDs
+	// already heard.
+	bud *nodeBudget
+
+	mu sync.Mutex
 	// held is, per peer, how far along this device's own chain the peer
 	// is known to hold: after a sync, everything this device had.
 	held  map[crypto.DeviceID]uint64
@@ -144,6 +153,15 @@ type Node struct {
 	// ignored until the time in ignored.
 	strikes map[crypto.DeviceID]int
 	ignored map[crypto.DeviceID]time.Time
+	// Membership proofs and refusals (peercheck.go): this device's proof
+	// and the trust state it was built from; refusals made, by reason;
+	// when each unknown gossip member was last probed, and the probes
+	// running.
+	proof      []byte
+	proofTrust *crypto.Trust
+	refusals   map[string]int
+	probed     map[crypto.DeviceID]time.Time
+	probing    int
 
 	// joining is set while reconnect runs a join.
 	joining atomic.Bool
@@ -194,7 +212,8 @@ func StartNode(store *Store, cfg NodeConfig) (*Node, error) {
 		return nil, errors.New("no transport key: this device was given none (is it a member?)")
 	}
 	n := &Node{cfg: cfg, store: store, dev: cfg.Device, pulls: make(chan pull, 256), stop: make(chan struct{}),
-		seen: map[envelope.Hash]time.Time{}, held: map[crypto.DeviceID]uint64{}, strikes: map[crypto.DeviceID]int{}, ignored: map[crypto.DeviceID]time.Time{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
+		bud: newNodeBudget(cfg.Budget), held: map[crypto.DeviceID]uint64{}, strikes: map[crypto.DeviceID]int{}, ignored: map[crypto.DeviceID]time.Time{}, peers: map[string]*PeerState{}, relay: map[string]*PeerState{},
+		refusals: map[string]int{}, probed: map[crypto.DeviceID]time.Time{},
 		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
 
 	ln := cfg.Listener
@@ -416,25 +435,54 @@ func (n *Node) SetTransportKeys(keys [][]byte) error {
 	return nil
 }
 
-// Announce tells the peers about envelopes this device just wrote or got.
+// Announce tells the peers about envelopes this device just wrote or got:
+// of each author, the highest sequence given (a pull of it brings the
+// rest of the chain).
 func (n *Node) Announce(ids ...envelope.Hash) {
+	type last struct {
+		seq uint64
+		id  envelope.Hash
+	}
+	latest := map[crypto.DeviceID]last{}
+	var order []crypto.DeviceID
 	for _, id := range ids {
 		e, err := n.store.Get(id)
 		if err != nil {
 			continue
 		}
+		a := crypto.DeviceID(e.Header.Author)
+		l, ok := latest[a]
+		if !ok {
+			order = append(order, a)
+		}
+		if !ok || e.Header.Seq > l.seq {
+			latest[a] = last{e.Header.Seq, id}
+		}
+	}
+	self := n.dev.ID()
+	for _, a := range order {
+		l := latest[a]
 		msg := make([]byte, 0, announceSize)
 		msg = append(msg, announceType)
-		msg = append(msg, e.Header.Author[:]...)
-		msg = binary.BigEndian.AppendUint64(msg, e.Header.Seq)
-		msg = append(msg, id[:]...)
-		self := n.dev.ID()
+		msg = append(msg, a[:]...)
+		msg = binary.BigEndian.AppendUint64(msg, l.seq)
+		msg = append(msg, l.id[:]...)
 		msg = append(msg, self[:]...)
 		msg = binary.BigEndian.AppendUint16(msg, uint16(n.cfg.SyncPort))
-		n.mu.Lock()
-		n.seen[id] = time.Now()
-		n.mu.Unlock()
-		n.queue.QueueBroadcast(broadcast(msg))
+		n.bud.mu.Lock()
+		n.bud.seen.add(l.id, time.Now())
+		n.bud.mu.Unlock()
+		n.broadcast(msg)
+	}
+}
+
+// broadcast queues msg in memberlist's broadcast queue, which holds at most
+// QueueMax messages: past it, those sent most often and the oldest go.
+func (n *Node) broadcast(msg []byte) {
+	n.queue.QueueBroadcast(broadcast(msg))
+	if over := n.queue.NumQueued() - n.bud.cfg.QueueMax; over > 0 {
+		n.queue.Prune(n.bud.cfg.QueueMax)
+		n.bud.count(BudgetQueuePruned, over)
 	}
 }
 
@@ -455,11 +503,14 @@ func (n *Node) Peers() []PeerState {
 	return out
 }
 
-// Misbehaviour: a refused envelope costs a peer one strike, a broken
-// protocol or a frame that does not authenticate ten; at maxStrikes the peer
-// is ignored (its streams refused, not picked for anti-entropy) for
-// ignoreFor. Honest peers rarely send a refused envelope (one from a device
-// revoked since), so the threshold is well above what they cause.
+// Misbehaviour: an envelope that proves its sender broke the rules
+// (SenderAtFault: undecodable, a bad signature, a payload that does not
+// match, another community) costs a peer one strike, a broken protocol or a
+// frame that does not authenticate ten; at maxStrikes the peer is ignored
+// (its streams refused, not picked for anti-entropy) for ignoreFor.
+// Refusals that depend on this device's trust state are never strikes: an
+// honest peer forwards what it admitted before it learnt of a revocation or
+// a demotion, and the other branch of a fork.
 const (
 	maxStrikes = 50
 	ignoreFor  = 10 * time.Minute
@@ -467,9 +518,11 @@ const (
 
 // strike counts what a sync with peer showed. The caller holds n.mu.
 func (n *Node) strike(peer crypto.DeviceID, st SyncStats, err error) {
-	// Another branch of a forked chain is its author's fault, not the
-	// peer's: an honest peer holding the other branch sends it.
-	add := st.Refused - st.Forks
+	// Only what proves the peer itself broke the rules: forwarding a
+	// validly signed envelope of another author that this device refuses
+	// for its own trust state (a revocation or a demotion the peer had not
+	// seen, another branch of a fork) is what an honest peer does.
+	add := st.Bad
 	if err != nil && (errors.Is(err, ErrProtocol) || strings.Contains(err.Error(), "does not authenticate")) {
 		add += 10
 	}
@@ -507,12 +560,13 @@ func (n *Node) SyncWith(addr string) (SyncStats, error) {
 	}
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(2 * time.Minute))
-	ch, err := n.dev.Dial(n.rand(), conn, n.store.Community(), n.checkPeer)
+	ch, err := n.dev.Dial(n.rand(), conn, n.store.Community(), n.ownProof(), n.checkStream)
 	if err != nil {
+		n.refused(addr, crypto.DeviceID{}, err)
 		return SyncStats{}, err
 	}
 	mine := n.store.Head(n.dev.ID()).Seq
-	st, err := n.store.SyncInitiate(ch, ch.Peer())
+	st, err := n.store.SyncInitiateWithin(ch, ch.Peer(), n.bud.sendLimit())
 	n.afterSync(ch.Peer(), addr, mine, st, err)
 	return st, err
 }
@@ -524,24 +578,6 @@ func (n *Node) rand() io.Reader {
 	return cryptoRand{}
 }
 
-// checkPeer admits a stream peer: a member of the community, not revoked.
-func (n *Node) checkPeer(d crypto.DeviceID) error {
-	n.mu.Lock()
-	until, ignored := n.ignored[d]
-	n.mu.Unlock()
-	if ignored && time.Now().Before(until) {
-		return fmt.Errorf("device %s sent bad data and is ignored until %s", d.Short(), until.Format(time.RFC3339))
-	}
-	t := n.store.Trust()
-	if _, ok := t.Member(d); !ok {
-		return fmt.Errorf("device %s is not a member", d.Short())
-	}
-	if _, revoked := t.Revoked(d); revoked {
-		return fmt.Errorf("device %s is revoked", d.Short())
-	}
-	return nil
-}
-
 func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st SyncStats, err error) {
 	now := time.Now()
 	n.mu.Lock()
@@ -550,6 +586,9 @@ func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st Sync
 		n.held[peer] = mine
 	}
 	n.strike(peer, st, err)
+	if st.Capped {
+		n.bud.count(BudgetResponseCapped, 1)
+	}
 	p := n.peers[peer.String()]
 	if p == nil {
 		p = n.relay[peer.String()]
@@ -557,6 +596,13 @@ func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st Sync
 	if p == nil {
 		p = &PeerState{Device: peer, Name: peer.String(), SyncAddr: addr, State: "relay-link"}
 		n.relay[peer.String()] = p
+	}
+	if errors.Is(err, ErrBusy) {
+		// Reached, and asked to come back later (its budgets): the
+		// link is fine, the next round syncs.
+		p.LastContact = now
+		n.mu.Unlock()
+		return
 	}
 	p.LastSync, p.LastContact = now, now
 	if m, ok := n.store.Trust().Member(peer); ok {
@@ -566,6 +612,7 @@ func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st Sync
 		p.Err = err.Error()
 	} else {
 		p.Err, p.Sent, p.Received, p.InSync = "", st.Sent, st.Received, st.InSync
+		p.Refused = nil
 	}
 	n.mu.Unlock()
 	if err != nil {
@@ -586,18 +633,33 @@ func (n *Node) acceptLoop() {
 		if err != nil {
 			return
 		}
+		// A bounded number of streams may be in their handshake, each
+		// for HandshakeTimeout (see handshakeSlot).
+		release, ok := n.handshakeSlot(conn)
+		if !ok {
+			continue
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
 			defer conn.Close()
-			conn.SetDeadline(time.Now().Add(2 * time.Minute))
-			ch, err := n.dev.Accept(n.rand(), conn, n.store.Community(), n.checkPeer)
+			defer release()
+			ch, err := n.dev.Accept(n.rand(), conn, n.store.Community(), n.ownProof(), n.checkStream)
 			if err != nil {
+				n.refused("", crypto.DeviceID{}, err)
 				n.logf("sync from %s refused: %v", conn.RemoteAddr(), err)
 				return
 			}
+			release()
+			conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			lim, done, ok := n.syncSlot(ch.Peer())
+			if !ok {
+				n.store.SyncBusy(ch)
+				return
+			}
 			mine := n.store.Head(n.dev.ID()).Seq
-			st, err := n.store.SyncRespond(ch, ch.Peer())
+			st, err := n.store.SyncRespondWithin(ch, ch.Peer(), lim)
+			done(st.SentBytes)
 			n.afterSync(ch.Peer(), conn.RemoteAddr().String(), mine, st, err)
 		}()
 	}
@@ -641,7 +703,14 @@ func (n *Node) pullLoop() {
 				order = append(order, p.addr)
 			}
 			for _, a := range order {
-				n.SyncWith(a)
+				switch n.bud.pulls.allow(a, time.Now()) {
+				case limitPeer:
+					n.bud.count(BudgetPullRate, 1)
+				case limitTotal:
+					n.bud.count(BudgetPullTotal, 1)
+				default:
+					n.SyncWith(a)
+				}
 			}
 		}
 	}
@@ -778,36 +847,52 @@ func (n *Node) handleAnnounce(msg []byte, from net.IP) {
 	copy(holder[:], msg[73:105])
 	port := binary.BigEndian.Uint16(msg[105:107])
 
-	n.mu.Lock()
 	now := time.Now()
-	if _, ok := n.seen[id]; ok {
-		n.mu.Unlock()
+	b := n.bud
+	b.mu.Lock()
+	dup := b.seen.has(id, now)
+	b.mu.Unlock()
+	if dup {
 		return
 	}
-	n.seen[id] = now
-	if len(n.seen) > 100_000 {
-		for k, t := range n.seen {
-			if now.Sub(t) > seenFor {
-				delete(n.seen, k)
-			}
-		}
-	}
 	addr := ""
+	n.mu.Lock()
 	if p := n.peers[holder.String()]; p != nil {
 		addr = p.SyncAddr
 	}
 	n.mu.Unlock()
+	// Rated by the holder named (the gossip does not say who sent it):
+	// holders that are no gossip peer share one budget.
+	key := holder
+	if addr == "" {
+		key = crypto.DeviceID{}
+	}
+	switch b.announce.allow(key, now) {
+	case limitPeer:
+		b.count(BudgetAnnounceRate, 1)
+		return
+	case limitTotal:
+		b.count(BudgetAnnounceTotal, 1)
+		return
+	}
+	// Remembered only once accepted: a refused one may come again from
+	// an honest peer.
+	b.mu.Lock()
+	b.seen.add(id, now)
+	b.mu.Unlock()
 	if addr == "" && from != nil {
 		addr = net.JoinHostPort(from.String(), strconv.Itoa(int(port)))
 	}
 	// Re-broadcast once, on first receipt.
-	n.queue.QueueBroadcast(broadcast(bytes.Clone(msg)))
+	n.broadcast(bytes.Clone(msg))
 	if addr == "" {
+		b.count(BudgetAnnounceHolder, 1)
 		return
 	}
 	select {
 	case n.pulls <- pull{addr: addr, author: author, seq: seq}:
 	default: // full: anti-entropy will catch up
+		b.count(BudgetPullQueue, 1)
 	}
 }
 
@@ -823,16 +908,24 @@ var (
 // NotifyAlive vetoes a gossip member that is not a member of the community
 // or is revoked: during the transport key's grace period a revoked device
 // still holds an accepted key, and must not take part all the same. Its
-// metadata names its device; streams check the same with a signature.
+// metadata names its device; streams check the same with a signature. A
+// member this store does not know yet (invited after its last sync) is
+// refused too, and probed: a stream to its sync port brings its proof, so
+// that its next alive message is accepted.
 func (d *delegate) NotifyAlive(m *memberlist.Node) error {
 	if m.Name == d.n.dev.ID().String() {
 		return nil
 	}
-	id, _, ok := parseMeta(m.Meta)
+	id, port, ok := parseMeta(m.Meta)
 	if !ok || m.Name != id.String() {
 		return errors.New("gossip member without valid metadata")
 	}
-	return d.n.checkPeer(id)
+	err := d.n.checkPeer(id, nil)
+	var r *crypto.Refusal
+	if errors.As(err, &r) && r.Reason == crypto.RefusedMembership {
+		d.n.probe(id, m.Addr, port)
+	}
+	return err
 }
 
 // NodeMeta: version u8 || device [32] || sync port u16 (35 bytes, far under
@@ -901,12 +994,14 @@ func (d *delegate) update(m *memberlist.Node, state string) {
 	p.LastContact = time.Now()
 }
 
-// broadcast is a memberlist.Broadcast that never invalidates another.
+// broadcast is a memberlist.Broadcast that never invalidates another: a
+// UniqueBroadcast, so queueing it does not scan the queue.
 type broadcast []byte
 
 func (b broadcast) Invalidates(memberlist.Broadcast) bool { return false }
 func (b broadcast) Message() []byte                       { return b }
 func (b broadcast) Finished()                             {}
+func (b broadcast) UniqueBroadcast()                      {}
 
 type logfWriter func(string, ...any)
 

@@ -19,8 +19,10 @@ import (
 )
 
 // FormatVersion is the store layout this program writes. Opening a store of a
-// newer format fails with a message; an older one is migrated on open.
-const FormatVersion = 1
+// newer format fails with a message; an older one is migrated on open, or
+// refused with the reason. Format 2 holds version 2 certificates (the
+// insider-safe trust rules) and fork evidence keyed by author.
+const FormatVersion = 2
 
 var (
 	bMeta      = []byte("meta")
@@ -38,6 +40,18 @@ var (
 	allBuckets = [][]byte{bMeta, bLog, bHeaders, bPayloads, bChains, bAuthors, bCerts, bRetracted, bForks, bRefusals, bLocal, bWanted}
 )
 
+// Default budgets of held envelopes (see Config).
+const (
+	DefaultMaxPending               = 20_000
+	DefaultMaxPendingBytes          = 48 << 20
+	DefaultMaxPendingPerAuthor      = 5_000
+	DefaultMaxPendingBytesPerAuthor = 16 << 20
+	DefaultPendingTTL               = 15 * time.Minute
+)
+
+// ErrOldFormat is returned by Open for a home this program cannot read.
+var ErrOldFormat = errors.New("store format too old")
+
 // ErrLocked is returned by Open when another process holds the store.
 var ErrLocked = errors.New("the store is in use by another Noroshi process")
 
@@ -52,9 +66,17 @@ type Config struct {
 	// MaxClockAhead is how far a header's clock may be ahead of Now before it
 	// is held back (counted, retried later).
 	MaxClockAhead time.Duration
-	// MaxPending bounds the envelopes held in memory while they wait for a
-	// predecessor or a membership.
-	MaxPending int
+	// MaxPending and MaxPendingBytes bound the envelopes held in memory
+	// while they wait for a predecessor, a membership, a target or an
+	// anchor, in total; the PerAuthor budgets bound one author's share, so
+	// one member cannot fill them. A held envelope is dropped after
+	// PendingTTL (sync brings it again). An unknown author's payloads are
+	// not held at all.
+	MaxPending               int
+	MaxPendingBytes          int64
+	MaxPendingPerAuthor      int
+	MaxPendingBytesPerAuthor int64
+	PendingTTL               time.Duration
 	// LockTimeout bounds the wait for the file lock.
 	LockTimeout time.Duration
 	// NoSync skips fsync on commit and when the file grows. Only for tests
@@ -70,7 +92,7 @@ func DefaultConfig(path string, self crypto.DeviceID) Config {
 		Path:          path,
 		Self:          self,
 		MaxClockAhead: 5 * time.Minute,
-		MaxPending:    100_000,
+		MaxPending:    DefaultMaxPending,
 		LockTimeout:   500 * time.Millisecond,
 		Now:           time.Now,
 		Logf:          func(string, ...any) {},
@@ -95,7 +117,11 @@ type Store struct {
 	trust   *crypto.Trust
 	pending map[envelope.Hash]*pendingEnvelope
 	heldBy  map[Reason]int // len(pending) by reason
-	gen     uint64         // commits so far; only the writer uses it
+	// heldBytes and heldByAuthor count pending against the budgets.
+	heldBytes    int64
+	heldByAuthor map[crypto.DeviceID]authorHeld
+	lastExpiry   time.Time // only the writer uses it
+	gen          uint64    // commits so far; only the writer uses it
 
 	closeMu sync.RWMutex // held to send to writes, and to set closing
 	closing bool
@@ -110,7 +136,19 @@ func Open(cfg Config) (*Store, error) {
 		cfg.Logf = func(string, ...any) {}
 	}
 	if cfg.MaxPending == 0 {
-		cfg.MaxPending = 100_000
+		cfg.MaxPending = DefaultMaxPending
+	}
+	if cfg.MaxPendingBytes == 0 {
+		cfg.MaxPendingBytes = DefaultMaxPendingBytes
+	}
+	if cfg.MaxPendingPerAuthor == 0 {
+		cfg.MaxPendingPerAuthor = min(cfg.MaxPending, DefaultMaxPendingPerAuthor)
+	}
+	if cfg.MaxPendingBytesPerAuthor == 0 {
+		cfg.MaxPendingBytesPerAuthor = min(cfg.MaxPendingBytes, DefaultMaxPendingBytesPerAuthor)
+	}
+	if cfg.PendingTTL == 0 {
+		cfg.PendingTTL = DefaultPendingTTL
 	}
 	if cfg.MaxClockAhead == 0 {
 		cfg.MaxClockAhead = 5 * time.Minute
@@ -123,7 +161,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path, err)
 	}
 	s := &Store{cfg: cfg, db: db, writes: make(chan *writeReq, 64), done: make(chan struct{}),
-		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}}
+		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}, heldByAuthor: map[crypto.DeviceID]authorHeld{}}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -137,6 +175,8 @@ func Open(cfg Config) (*Store, error) {
 			}
 			if f := binary.BigEndian.Uint32(v); f > FormatVersion {
 				return fmt.Errorf("this home was written by a newer Noroshi (store format %d, this program reads up to %d): upgrade Noroshi", f, FormatVersion)
+			} else if f < 2 && tx.Bucket(bCerts) != nil && tx.Bucket(bCerts).Stats().KeyN > 0 {
+				return fmt.Errorf("%w: this home's community was made before the insider-safe trust rules (store format %d): its certificates cannot be checked by them; make a new home (--home DIR) and ask a coordinator for a new invite", ErrOldFormat, f)
 			}
 		}
 		return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, FormatVersion))
@@ -181,8 +221,8 @@ func (s *Store) SetKeepAllPayloads(keep bool) { s.keepAll.Store(keep) }
 // Path returns the bbolt file's path.
 func (s *Store) Path() string { return s.cfg.Path }
 
-// loadTrust rebuilds the trust state from the stored certificates: the
-// genesis first, then every certificate that is allowed, until no more is.
+// loadTrust rebuilds the trust state from the stored certificates (a
+// replay in their canonical order: see crypto.Trust).
 // decoded, when not nil, keeps certificates decoded by earlier calls (by
 // header ID): decoding one parses its hybrid recipient, which is slow.
 func loadTrust(tx *bolt.Tx, decoded map[envelope.Hash]*crypto.Certificate) (*crypto.Trust, error) {
@@ -214,19 +254,12 @@ func loadTrust(tx *bolt.Tx, decoded map[envelope.Hash]*crypto.Certificate) (*cry
 	if err != nil {
 		return nil, err
 	}
-	for progress := true; progress; {
-		progress = false
-		rest := certs[:0]
-		for _, c := range certs {
-			if t.Check(c.h, c.c) == nil {
-				t.Apply(c.h, c.c)
-				progress = true
-			} else {
-				rest = append(rest, c)
-			}
-		}
-		certs = rest
+	hs := make([]*envelope.Header, len(certs))
+	cs := make([]*crypto.Certificate, len(certs))
+	for i, c := range certs {
+		hs[i], cs[i] = c.h, c.c
 	}
+	t.AddAll(hs, cs)
 	return t, nil
 }
 
@@ -421,6 +454,34 @@ func (s *Store) Forks() []*envelope.Header {
 		})
 	})
 	return out
+}
+
+// ForkEvidence returns, as header-only envelopes, the evidence this store
+// holds that the authors whose IDs start with prefix forked their chains.
+func (s *Store) ForkEvidence(prefix []byte) []*envelope.Envelope {
+	var out []*envelope.Envelope
+	s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bForks).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if h, err := envelope.DecodeHeader(v); err == nil {
+				out = append(out, &envelope.Envelope{Header: h})
+			}
+		}
+		return nil
+	})
+	return out
+}
+
+// forkedBy reports whether this store holds evidence that an author whose
+// ID starts with prefix forked its chain at or before sequence seq.
+func (s *Store) forkedBy(prefix []byte, seq uint64) bool {
+	found := false
+	s.db.View(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bForks).Cursor().Seek(prefix)
+		found = len(k) >= 40 && bytes.HasPrefix(k, prefix) && binary.BigEndian.Uint64(k[32:40]) <= seq
+		return nil
+	})
+	return found
 }
 
 // Pending returns how many envelopes wait in memory for a predecessor or a

@@ -41,6 +41,8 @@ import (
 //	                  head [8] unless seq is 0), entry indexes ascending
 //	5 envelopes both  n uvarint || n x (length uvarint || envelope encoding)
 //	6 done      both  (empty): no more envelopes from this side
+//	10 busy     R->I  (empty), instead of the first answer: R answers no
+//	                  more requests of I for now; I tries at a later round
 //
 // Authors and heads in heads messages are prefixes of their IDs (16 bytes:
 // a collision would take 2^64 work); heads in wants are shorter (8 bytes),
@@ -63,6 +65,12 @@ import (
 //
 // An envelope's payload is sent only to a peer that may hold it (not one
 // addressed to individual devices unless the peer is one of them or a relay).
+//
+// What one side sends in one sync is bounded (SendLimit: envelopes and
+// bytes): a small request does not return the whole store. Envelopes go
+// chain by chain, each from its lowest sequence, the chains of certificate
+// issuers first, so a capped response leaves whole prefixes and the peer
+// asks for the rest at its next round.
 
 // Frames is the stream the protocol runs over.
 type Frames interface {
@@ -78,6 +86,7 @@ const (
 	msgEnvelopes = 5
 	msgDone      = 6
 	msgWants     = 7
+	msgBusy      = 10
 
 	// envelopeFrame is the target size of an envelopes frame.
 	envelopeFrame = 1 << 20
@@ -93,6 +102,20 @@ const (
 // ErrProtocol is returned when a peer breaks the protocol.
 var ErrProtocol = errors.New("sync protocol violation")
 
+// ErrBusy is returned to an initiator whose request the responder turned
+// away for now (its rate or its syncs in progress): try at a later round.
+var ErrBusy = errors.New("peer busy: it answers this device again at a later round")
+
+// SendLimit bounds what one side sends in one sync. At least one envelope
+// goes, whatever its size, so that a large envelope still travels.
+type SendLimit struct {
+	Envelopes int
+	Bytes     int
+}
+
+// DefaultSendLimit is what SyncInitiate and SyncRespond send at most.
+var DefaultSendLimit = SendLimit{Envelopes: 16384, Bytes: 16 << 20}
+
 // SyncStats says what one sync moved.
 type SyncStats struct {
 	Sent, Received int // envelopes
@@ -101,14 +124,28 @@ type SyncStats struct {
 	// Forks counts the refused envelopes that were another branch of a
 	// chain already held (equivocation by their author, kept as
 	// evidence): an honest peer that holds the other branch sends them.
-	Forks  int
+	Forks int
+	// Bad counts the envelopes received that prove the sender broke the
+	// rules whoever wrote them: undecodable, a bad signature, a payload
+	// that does not match its header, another community. Refusals that
+	// depend on this device's trust state (not a member, not allowed,
+	// revoked, a fork, waiting) are not the forwarder's fault.
+	Bad    int
 	Purged int // envelopes removed by a revocation that arrived
-	Rounds int // messages this side sent
+	// SentBytes counts the bytes of the envelopes sent; Capped is set
+	// when this side stopped at its SendLimit (the peer gets the rest at
+	// a later round).
+	SentBytes int
+	Capped    bool
+	Rounds    int // messages this side sent
 	// RoundTrips counts, on the initiator's side, the times it waited for
 	// an answer: 1 in sync, 2 otherwise (then one more flight carries the
 	// envelopes the responder lacks).
 	RoundTrips int
 	InSync     bool
+	// frozen lists the authors whose envelopes were refused because this
+	// device holds evidence that they forked: the evidence goes back.
+	frozen map[crypto.DeviceID]bool
 }
 
 // tree is a version vector summarised for comparison.
@@ -179,8 +216,14 @@ func prefixOf(id [32]byte) (p [authorPrefix]byte) {
 	return p
 }
 
-// SyncInitiate runs the initiator's side of anti-entropy with peer.
+// SyncInitiate runs the initiator's side of anti-entropy with peer,
+// sending at most DefaultSendLimit.
 func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) {
+	return s.SyncInitiateWithin(f, peer, DefaultSendLimit)
+}
+
+// SyncInitiateWithin is SyncInitiate sending at most lim.
+func (s *Store) SyncInitiateWithin(f Frames, peer crypto.DeviceID, lim SendLimit) (SyncStats, error) {
 	var st SyncStats
 	t := buildTree(s.Heads())
 	wanted := s.Wanted(maxWanted)
@@ -215,6 +258,9 @@ func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) 
 	if len(m) == 1 && m[0] == msgInSync {
 		st.InSync = true
 		return ask(st, nil)
+	}
+	if len(m) == 1 && m[0] == msgBusy {
+		return st, ErrBusy
 	}
 	leaves, err := parseLevel2(m, t)
 	if err != nil {
@@ -264,10 +310,15 @@ func (s *Store) SyncInitiate(f Frames, peer crypto.DeviceID) (SyncStats, error) 
 			}
 		}
 		if from <= h.Seq {
-			sends = append(sends, span{h.Author, from, h.Seq})
+			sends = append(sends, span{author: h.Author, from: from, to: h.Seq})
 		}
 	}
-	if err := s.sendEnvelopes(f, peer, sends, &st); err != nil {
+	// Authors whose envelopes the responder sent and this device refused
+	// because it holds evidence that they forked: the evidence goes back.
+	for a := range st.frozen {
+		sends = append(sends, span{author: a, evidence: true})
+	}
+	if err := s.sendEnvelopes(f, peer, sends, lim, &st); err != nil {
 		return st, err
 	}
 	return ask(st, nil)
@@ -353,8 +404,27 @@ func parseWants(m []byte, entries int) ([]want, error) {
 	return out, nil
 }
 
-// SyncRespond runs the responder's side of anti-entropy with peer.
+// SyncRespond runs the responder's side of anti-entropy with peer, sending
+// at most DefaultSendLimit.
 func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
+	return s.SyncRespondWithin(f, peer, DefaultSendLimit)
+}
+
+// SyncBusy answers a sync request with busy: it reads the initiator's
+// summary and tells it to come back at a later round.
+func (s *Store) SyncBusy(f Frames) error {
+	m, err := f.ReadFrame()
+	if err != nil {
+		return err
+	}
+	if len(m) == 0 || m[0] != msgSummary {
+		return fmt.Errorf("%w: expected a summary", ErrProtocol)
+	}
+	return f.WriteFrame([]byte{msgBusy})
+}
+
+// SyncRespondWithin is SyncRespond sending at most lim.
+func (s *Store) SyncRespondWithin(f Frames, peer crypto.DeviceID, lim SendLimit) (SyncStats, error) {
 	var st SyncStats
 	m, err := f.ReadFrame()
 	if err != nil {
@@ -369,7 +439,7 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 		if err != nil || !asked {
 			return st, err
 		}
-		err = s.servePayloads(f, peer, &st)
+		err = s.servePayloads(f, peer, lim, &st)
 		return st, err
 	}
 	t := buildTree(s.Heads())
@@ -429,7 +499,7 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 		for _, h := range t.heads[l] {
 			k, ok := byAuthor[prefixOf(h.Author)]
 			if !ok {
-				sends = append(sends, span{h.Author, 1, h.Seq})
+				sends = append(sends, span{author: h.Author, from: 1, to: h.Seq})
 				continue
 			}
 			matched[k] = true
@@ -444,20 +514,30 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 				if id, ok := s.chainID(h.Author, e.seq); !ok || !bytes.Equal(id[:headPrefix], e.head[:]) {
 					from = e.seq
 				}
-				sends = append(sends, span{h.Author, from, h.Seq})
+				sends = append(sends, span{author: h.Author, from: from, to: h.Seq})
 			case e.seq == h.Seq:
 				if !bytes.Equal(h.Head[:headPrefix], e.head[:]) {
-					sends = append(sends, span{h.Author, h.Seq, h.Seq})
+					sends = append(sends, span{author: h.Author, from: h.Seq, to: h.Seq})
 					wants = append(wants, w)
 				}
 			default:
 				wants = append(wants, w)
+				if s.forkedBy(h.Author[:], e.seq) {
+					// We froze this author at a fork the peer has not
+					// seen: send the evidence.
+					sends = append(sends, span{author: h.Author, evidence: true})
+				}
 			}
 		}
 	}
 	for k := range theirs {
 		if !matched[k] {
 			wants = append(wants, want{index: k})
+			if s.forkedBy(theirs[k].author[:], theirs[k].seq) {
+				if ev := s.ForkEvidence(theirs[k].author[:]); len(ev) > 0 {
+					sends = append(sends, span{author: crypto.DeviceID(ev[0].Header.Author), evidence: true})
+				}
+			}
 		}
 	}
 	sort.Slice(wants, func(i, j int) bool { return wants[i].index < wants[j].index })
@@ -474,7 +554,7 @@ func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
 		return st, err
 	}
 	st.Rounds++
-	if err := s.sendEnvelopes(f, peer, sends, &st); err != nil {
+	if err := s.sendEnvelopes(f, peer, sends, lim, &st); err != nil {
 		return st, err
 	}
 	if err := s.receiveEnvelopes(f, &st); err != nil {
@@ -537,28 +617,56 @@ func parseHeads(m []byte) ([]byte, []entry, error) {
 	return leaves, entries, nil
 }
 
-// span is a run of one author's chain to send.
+// span is a run of one author's chain to send; with evidence, the headers
+// that prove the author forked its chain instead (see Store.ForkEvidence).
 type span struct {
 	author   crypto.DeviceID
 	from, to uint64
+	evidence bool
 }
 
-// sendEnvelopes sends the envelopes of spans, then done.
-func (s *Store) sendEnvelopes(f Frames, peer crypto.DeviceID, spans []span, st *SyncStats) error {
-	w := s.newSender(f, peer, st)
+// sendEnvelopes sends the envelopes of spans, then done: the chains of
+// certificate issuers first, so that a capped response carries the
+// memberships the rest depends on.
+func (s *Store) sendEnvelopes(f Frames, peer crypto.DeviceID, spans []span, lim SendLimit, st *SyncStats) error {
+	w := s.newSender(f, peer, lim, st)
+	t := s.Trust()
+	issuer := func(sp span) bool {
+		m, ok := t.Member(sp.author)
+		return ok && (m.Role == crypto.RoleCoordinator || m.Role == crypto.RoleOrgAdmin)
+	}
+	sort.SliceStable(spans, func(i, j int) bool { return issuer(spans[i]) && !issuer(spans[j]) })
+spans:
 	for _, sp := range spans {
+		if sp.evidence {
+			for _, e := range s.ForkEvidence(sp.author[:]) {
+				if err := w.add(e, false); err == errCapped {
+					break spans
+				} else if err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		for seq := sp.from; seq <= sp.to && seq >= sp.from; seq++ {
 			id, ok := s.chainID(sp.author, seq)
 			if !ok {
 				continue // purged since the tree was built
 			}
-			if err := w.send(id, false); err != nil {
+			err := w.send(id, false)
+			if err == errCapped {
+				break spans
+			}
+			if err != nil {
 				return err
 			}
 		}
 	}
 	return w.done()
 }
+
+// errCapped stops a sender at its SendLimit.
+var errCapped = errors.New("send limit reached")
 
 // sender batches envelopes into frames for one peer, leaving out payloads
 // the peer may not hold.
@@ -569,12 +677,13 @@ type sender struct {
 	peerRelay bool
 	community envelope.Hash
 	st        *SyncStats
+	lim       SendLimit
 	body      []byte
 	count     int
 }
 
-func (s *Store) newSender(f Frames, peer crypto.DeviceID, st *SyncStats) *sender {
-	w := &sender{s: s, f: f, peer: peer, community: s.Community(), st: st}
+func (s *Store) newSender(f Frames, peer crypto.DeviceID, lim SendLimit, st *SyncStats) *sender {
+	w := &sender{s: s, f: f, peer: peer, community: s.Community(), st: st, lim: lim}
 	if m, ok := s.Trust().Member(peer); ok && m.Role == crypto.RoleRelay {
 		w.peerRelay = true
 	}
@@ -582,10 +691,24 @@ func (s *Store) newSender(f Frames, peer crypto.DeviceID, st *SyncStats) *sender
 }
 
 // send adds the envelope id; with payloadOnly, only if its payload goes.
+// It returns errCapped, sending nothing, once the limit is reached.
 func (w *sender) send(id envelope.Hash, payloadOnly bool) error {
+	if w.st.Capped || (w.lim.Envelopes > 0 && w.st.Sent >= w.lim.Envelopes) {
+		w.st.Capped = true
+		return errCapped
+	}
 	e, err := w.s.Get(id)
 	if err != nil {
 		return nil // purged since
+	}
+	return w.add(e, payloadOnly)
+}
+
+// add adds envelope e; see send.
+func (w *sender) add(e *envelope.Envelope, payloadOnly bool) error {
+	if w.st.Capped || (w.lim.Envelopes > 0 && w.st.Sent >= w.lim.Envelopes) {
+		w.st.Capped = true
+		return errCapped
 	}
 	if e.Payload != nil && !w.peerRelay && !MayHoldPayload(e.Header, w.community, w.peer) {
 		e.Payload = nil
@@ -597,6 +720,10 @@ func (w *sender) send(id envelope.Hash, payloadOnly bool) error {
 	if err != nil {
 		return err
 	}
+	if w.lim.Bytes > 0 && w.st.Sent > 0 && w.st.SentBytes+len(b) > w.lim.Bytes {
+		w.st.Capped = true
+		return errCapped
+	}
 	if len(w.body)+2*binary.MaxVarintLen64+len(b) > envelopeFrame {
 		if err := w.flush(); err != nil {
 			return err
@@ -606,6 +733,7 @@ func (w *sender) send(id envelope.Hash, payloadOnly bool) error {
 	w.body = append(w.body, b...)
 	w.count++
 	w.st.Sent++
+	w.st.SentBytes += len(b)
 	return nil
 }
 
@@ -662,8 +790,8 @@ func (s *Store) askPayloads(f Frames, wanted []envelope.Hash, st *SyncStats) err
 	return s.receiveEnvelopes(f, st)
 }
 
-// servePayloads answers a payloads message.
-func (s *Store) servePayloads(f Frames, peer crypto.DeviceID, st *SyncStats) error {
+// servePayloads answers a payloads message, within what lim leaves.
+func (s *Store) servePayloads(f Frames, peer crypto.DeviceID, lim SendLimit, st *SyncStats) error {
 	m, err := f.ReadFrame()
 	if err != nil {
 		return err
@@ -675,11 +803,15 @@ func (s *Store) servePayloads(f Frames, peer crypto.DeviceID, st *SyncStats) err
 	if k <= 0 || n > maxWanted || uint64(len(m)-1-k) != n*32 {
 		return fmt.Errorf("%w: payloads message", ErrProtocol)
 	}
-	w := s.newSender(f, peer, st)
+	w := s.newSender(f, peer, lim, st)
 	for rest := m[1+k:]; len(rest) > 0; rest = rest[32:] {
 		var id envelope.Hash
 		copy(id[:], rest)
-		if err := w.send(id, true); err != nil {
+		err := w.send(id, true)
+		if err == errCapped {
+			break
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -715,6 +847,7 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 			e, err := envelope.Decode(bytes.Clone(rest[:l]))
 			if err != nil {
 				st.Refused++
+				st.Bad++
 			} else {
 				envs = append(envs, e)
 			}
@@ -733,10 +866,35 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 		for _, r := range res.Refused {
 			if r.Reason == ReasonEquivocation {
 				st.Forks++
+				for _, e := range envs {
+					if a := e.Header.Author; e.ID() == r.ID && s.forkedBy(a[:], e.Header.Seq) {
+						if st.frozen == nil {
+							st.frozen = map[crypto.DeviceID]bool{}
+						}
+						st.frozen[crypto.DeviceID(a)] = true
+					}
+				}
+			}
+			if SenderAtFault(r.Reason) {
+				st.Bad++
 			}
 		}
 		st.Purged += res.Purged
 	}
+}
+
+// SenderAtFault reports whether an envelope refused for reason r proves that
+// whoever sent it broke the rules: an honest peer checks the same before it
+// stores or forwards anything, whatever it knows of the community. Every
+// other reason depends on the trust state of the device judging it (a
+// membership, a role, a revocation, a fork or a clock it may not have seen
+// yet), so an honest peer may forward such an envelope: never a strike.
+func SenderAtFault(r Reason) bool {
+	switch r {
+	case ReasonMalformed, ReasonSignature, ReasonPayloadHash, ReasonCommunity:
+		return true
+	}
+	return false
 }
 
 // chainID returns the header ID at author's sequence seq.

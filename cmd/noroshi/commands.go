@@ -115,6 +115,7 @@ func (c *cli) orgCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withApp(func(a *app.App) error {
+				c.namesNote(a)
 				orgs := a.Orgs()
 				return c.emit(orgs, func(w io.Writer) {
 					for _, o := range orgs {
@@ -160,8 +161,48 @@ func (c *cli) requestCmd() *cobra.Command {
 	return cmd
 }
 
+func (c *cli) endorseCmd() *cobra.Command {
+	var reqFile, role, out string
+	cmd := &cobra.Command{
+		Use:   "endorse --request FILE --out FILE",
+		Short: "Vouch that a join request is another device of your own person, for your org admin to invite",
+		Long: `An org admin adds a device to an existing person only with an endorsement
+signed by one of that person's own devices (a coordinator needs none). Run
+this on a device you already have, then give the file to your org admin:
+noroshi invite --request FILE --endorsement FILE --out INVITE.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var r crypto.Role
+			if role != "" {
+				var err error
+				if r, err = crypto.ParseRole(role); err != nil {
+					return err
+				}
+			}
+			if out == "" {
+				return fmt.Errorf("%w: give --out FILE", app.ErrInvalid)
+			}
+			req, err := c.readInput(reqFile, 64<<10)
+			if err != nil {
+				return err
+			}
+			return c.withApp(func(a *app.App) error {
+				b, err := a.Endorse(req, r)
+				if err != nil {
+					return err
+				}
+				return c.writeOutput(out, b, false)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&reqFile, "request", "", "the join request of your new device")
+	cmd.Flags().StringVar(&role, "role", "", "member or org-admin (default: your role, at most org-admin)")
+	cmd.Flags().StringVar(&out, "out", "", "the endorsement file to write")
+	return cmd
+}
+
 func (c *cli) inviteCmd() *cobra.Command {
-	var reqFile, org, role, same, out string
+	var reqFile, org, role, same, endorsement, out string
 	cmd := &cobra.Command{
 		Use:   "invite --request FILE --org ORG --role ROLE --out INVITE",
 		Short: "Admit the device of a join request; the invite opens only on that device",
@@ -181,8 +222,14 @@ func (c *cli) inviteCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			var en []byte
+			if endorsement != "" {
+				if en, err = c.readInput(endorsement, 64<<10); err != nil {
+					return err
+				}
+			}
 			return c.withApp(func(a *app.App) error {
-				inv, m, err := a.Invite(req, app.InviteOptions{Org: org, Role: r, SamePersonAs: same})
+				inv, m, err := a.Invite(req, app.InviteOptions{Org: org, Role: r, SamePersonAs: same, Endorsement: en})
 				if err != nil {
 					return err
 				}
@@ -196,7 +243,8 @@ func (c *cli) inviteCmd() *cobra.Command {
 	cmd.Flags().StringVar(&reqFile, "request", "", "the join request file")
 	cmd.Flags().StringVar(&org, "org", "", "the organisation the device joins")
 	cmd.Flags().StringVar(&role, "role", "", "member, org-admin, coordinator or relay (default member; with --same-person-as, that person's role)")
-	cmd.Flags().StringVar(&same, "same-person-as", "", "an existing member: the device is another device of that person")
+	cmd.Flags().StringVar(&same, "same-person-as", "", "an existing person, by person ID from `noroshi member list` (a name only if no one else bears it): the device is another device of that person")
+	cmd.Flags().StringVar(&endorsement, "endorsement", "", "the file `noroshi endorse` wrote on one of the person's own devices (an org admin adding a device to an existing person needs it)")
 	cmd.Flags().StringVar(&out, "out", "", "the invite file to write")
 	return cmd
 }
@@ -242,7 +290,7 @@ func (c *cli) whoamiCmd() *cobra.Command {
 					}
 					fmt.Fprintf(out, "community: %s (%s)%s\norg:       %s (%s)\nrole:      %s\n", w.CommunityName, short(w.Community), demo, w.OrgName, w.OrgKind, w.Role)
 					if w.Revoked {
-						fmt.Fprintln(out, "REVOKED:   this device was revoked by a coordinator")
+						fmt.Fprintln(out, "REVOKED:   "+w.RevokedNotice())
 					}
 				})
 			})
@@ -258,6 +306,7 @@ func (c *cli) memberCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withApp(func(a *app.App) error {
+				c.namesNote(a)
 				ms := a.Members()
 				return c.emit(ms, func(w io.Writer) {
 					for _, m := range ms {
@@ -271,6 +320,19 @@ func (c *cli) memberCmd() *cobra.Command {
 								state += "  FORKED CHAIN: wrote two different envelopes at one position; check this device"
 							}
 							fmt.Fprintf(w, "    device %s  %s%s\n", short(d.ID), d.Role, state)
+							var by []string
+							switch {
+							case d.Founder:
+								by = append(by, "founded the community")
+							case d.AdmittedBy != "":
+								by = append(by, "admitted by "+d.AdmittedBy+" "+short(d.AdmittedByDevice))
+							}
+							if d.RevokedBy != "" {
+								by = append(by, "revoked by "+d.RevokedBy)
+							}
+							if len(by) > 0 {
+								fmt.Fprintf(w, "      %s\n", strings.Join(by, "; "))
+							}
 						}
 					}
 				})
@@ -281,12 +343,17 @@ func (c *cli) memberCmd() *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke DEVICE --reason TEXT",
 		Short: "Revoke a device (coordinators): peers refuse what it writes from now on",
-		Args:  cobra.ExactArgs(1),
+		Long: `DEVICE is a device ID from noroshi member list (at least 6 hex digits), or
+a person ID (or a name no one else bears) whose only active device it is.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withApp(func(a *app.App) error {
 				d, err := a.Revoke(args[0], reason)
 				if err != nil {
 					return err
+				}
+				if d.AwaitingQuorum {
+					fmt.Fprintf(c.env.stderr, "noroshi: device %s belongs to a coordinator: your revocation takes effect when a second coordinator also runs `noroshi member revoke %s`\n", short(d.ID), short(d.ID))
 				}
 				return c.emit(d, func(w io.Writer) { fmt.Fprintln(w, d.ID) })
 			})
@@ -345,6 +412,13 @@ The observation channel of an organisation is written by coordinators:
 				if err != nil {
 					return err
 				}
+				if len(toMember) > 0 && !c.o.json {
+					// Say whom a name resolved to: the organisation and ID
+					// show a name taken by someone unexpected.
+					if sd, err := a.Show(p.ID); err == nil {
+						fmt.Fprintf(c.env.stderr, "noroshi: sealed to %s\n", strings.Join(sd.Scope.People, ", "))
+					}
+				}
 				return c.emit(p, func(w io.Writer) { fmt.Fprintln(w, p.ID) })
 			})
 		},
@@ -357,7 +431,7 @@ The observation channel of an organisation is written by coordinators:
 	f.StringVar(&body, "body", "", "body text (Markdown)")
 	f.StringVar(&bodyFile, "body-file", "", "read the body from a file (- for standard input)")
 	f.StringSliceVar(&to, "to", nil, "organisation to share with (repeatable)")
-	f.StringSliceVar(&toMember, "to-member", nil, "person to share with (repeatable; all their devices)")
+	f.StringSliceVar(&toMember, "to-member", nil, "person to share with, by person ID from `noroshi member list` (a name only if no one else bears it; repeatable; all their devices)")
 	f.StringSliceVar(&attach, "attach", nil, "file to attach (repeatable, 25 MiB each at most)")
 	f.StringArrayVar(&indicators, "indicator", nil, "indicator: URL, IP address, domain, e-mail or hash, defanged or not (repeatable)")
 	f.StringVar(&channel, "channel", "pro", "pro, general or observation")
@@ -684,7 +758,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 	}
 	update.Flags().StringVar(&status, "status", "", "new status: "+joinEnum(app.Statuses))
 	update.Flags().StringVar(&note, "note", "", "a note for the timeline")
-	update.Flags().StringVar(&assign, "assign", "", "the member who handles it")
+	update.Flags().StringVar(&assign, "assign", "", "the person who handles it, by person ID from `noroshi member list` (a name only if no one else bears it)")
 
 	list := &cobra.Command{
 		Use:   "list",
@@ -722,22 +796,22 @@ func (c *cli) incidentCmd() *cobra.Command {
 					fmt.Fprintf(w, "%s\n%s  %s  affects event: %s  support requested: %v\n", i.Title, i.Status, i.Category, i.Affects, i.SupportRequested)
 					fmt.Fprintf(w, "reported by %s (%s) %s\n", i.ReporterName, i.OrgName, when(i.Opened))
 					if i.AssigneeName != "" {
-						fmt.Fprintf(w, "assigned to %s\n", i.AssigneeName)
+						fmt.Fprintf(w, "assigned to %s (%s) %s\n", i.AssigneeName, i.AssigneeOrg, short(i.Assignee))
 					}
 					fmt.Fprintf(w, "id: %s\n\n%s\n", i.ID, i.Body)
 					for _, f := range i.Files {
 						fmt.Fprintf(w, "attachment: %s (%d bytes, sha256 %s)\n", f.Name, f.Size, f.SHA256)
 					}
 					fmt.Fprintf(w, "\ntimeline:\n")
-					fmt.Fprintf(w, "  %s  reported  %s\n", when(i.Opened), i.ReporterName)
+					fmt.Fprintf(w, "  %s  reported  %s (%s)\n", when(i.Opened), i.ReporterName, i.OrgName)
 					for _, e := range i.Timeline {
 						line := "  " + when(e.Time) + "  "
 						if e.Status != "" {
 							line += string(e.Status) + "  "
 						}
-						line += e.AuthorName
+						line += e.AuthorName + " (" + e.AuthorOrg + ")"
 						if e.Assign != "" {
-							line += "  assigned to " + e.Assign
+							line += "  assigned to " + e.Assign + " (" + e.AssignOrg + ")"
 						}
 						if e.Note != "" {
 							line += ": " + e.Note

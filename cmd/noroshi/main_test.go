@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -57,14 +59,77 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"capture":  cmdCapture,
-			"jsonget":  cmdJSONGet,
-			"jsoneq":   cmdJSONEq,
-			"lines":    cmdLines,
-			"mkfile":   cmdMkfile,
-			"waitfile": cmdWaitfile,
+			"capture":    cmdCapture,
+			"eventually": cmdEventually,
+			"freeport":   cmdFreeport,
+			"jsonget":    cmdJSONGet,
+			"jsoneq":     cmdJSONEq,
+			"lines":      cmdLines,
+			"mkfile":     cmdMkfile,
+			"waitfile":   cmdWaitfile,
 		},
 	})
+}
+
+// eventually SECONDS PATTERN PROGRAM ARGS...: runs PROGRAM (as exec would)
+// until it succeeds with standard output matching PATTERN, for at most
+// SECONDS: for what replication brings in its own time.
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 3 {
+		ts.Fatalf("usage: eventually SECONDS PATTERN PROGRAM ARGS...")
+	}
+	secs, err := strconv.Atoi(args[0])
+	ts.Check(err)
+	re, err := regexp.Compile(args[1])
+	ts.Check(err)
+	deadline := time.Now().Add(time.Duration(secs) * time.Second)
+	for {
+		err := ts.Exec(args[2], args[3:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("after %ds, %s %s: %v; stdout %q, stderr %q", secs, args[2], strings.Join(args[3:], " "), err, ts.ReadFile("stdout"), ts.ReadFile("stderr"))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// freeport VAR: sets $VAR to a loopback port P such that P and P+1 are free
+// for both TCP and UDP (serve's gossip and sync ports), and ${VAR}_NEXT to
+// P+1.
+func cmdFreeport(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: freeport VAR")
+	}
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		ts.Check(err)
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		ok := p < 65535
+		for _, q := range []int{p, p + 1} {
+			if !ok {
+				break
+			}
+			addr := fmt.Sprintf("127.0.0.1:%d", q)
+			lt, err1 := net.Listen("tcp", addr)
+			lu, err2 := net.ListenPacket("udp", addr)
+			ok = err1 == nil && err2 == nil
+			if lt != nil {
+				lt.Close()
+			}
+			if lu != nil {
+				lu.Close()
+			}
+		}
+		if ok {
+			ts.Setenv(args[0], strconv.Itoa(p))
+			ts.Setenv(args[0]+"_NEXT", strconv.Itoa(p+1))
+			return
+		}
+	}
+	ts.Fatalf("freeport: no free pair of loopback ports")
 }
 
 // capture VAR: sets $VAR to the last command's standard output, trimmed of

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"sort"
 	"strconv"
 	"time"
 
@@ -64,8 +65,10 @@ func (c *cli) peersCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var peers []app.Peer
 			conn := app.Connectivity{State: "alone"}
+			refusals := map[string]int{}
 			if c.env.net != nil {
 				peers, conn = c.env.net.Peers()
+				refusals = c.env.net.Refusals()
 			}
 			if peers == nil {
 				peers = []app.Peer{}
@@ -74,7 +77,9 @@ func (c *cli) peersCmd() *cobra.Command {
 				Connectivity app.Connectivity `json:"connectivity"`
 				Serving      bool             `json:"serving"`
 				Peers        []app.Peer       `json:"peers"`
-			}{conn, c.env.net != nil, peers}
+				// Refusals counts the streams this device refused, by reason.
+				Refusals map[string]int `json:"refusals"`
+			}{conn, c.env.net != nil, peers, refusals}
 			return c.emit(out, func(w io.Writer) {
 				switch {
 				case c.env.net == nil:
@@ -95,6 +100,25 @@ func (c *cli) peersCmd() *cobra.Command {
 					fmt.Fprintf(w, "%s  %-22s %-26s %-11s %-8s %-21s last sync %s  they lacked %d, we lacked %d", short(p.Device), p.Name, p.OrgName, p.Role, p.State, p.SyncAddr, last, p.PeerLacked, p.WeLacked)
 					if p.Error != "" {
 						fmt.Fprintf(w, "  error: %s", p.Error)
+					}
+					if r := p.Refused; r != nil {
+						who := "we refused it"
+						if r.ByPeer {
+							who = "it refused us"
+						}
+						fmt.Fprintf(w, "  refused (%s, %s): %s", r.Reason, who, r.Msg)
+					}
+					fmt.Fprintln(w)
+				}
+				if len(refusals) > 0 {
+					reasons := make([]string, 0, len(refusals))
+					for r := range refusals {
+						reasons = append(reasons, r)
+					}
+					sort.Strings(reasons)
+					fmt.Fprint(w, "refused streams / 拒否した接続:")
+					for _, r := range reasons {
+						fmt.Fprintf(w, " %s %d", r, refusals[r])
 					}
 					fmt.Fprintln(w)
 				}

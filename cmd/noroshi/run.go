@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"noroshi/app"
+	"noroshi/crypto"
 )
 
 // env is everything a command touches outside itself, so tests and the
@@ -123,7 +124,7 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 	pf.StringVar(&o.home, "home", "", "home directory (default $NOROSHI_HOME, else the per-user data directory)")
 	pf.StringVar(&o.passphraseFile, "passphrase-file", "", "read the passphrase from this file (else $NOROSHI_PASSPHRASE, else a prompt)")
 	pf.BoolVar(&o.json, "json", false, "print data as JSON")
-	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.inviteCmd(), c.joinCmd(),
+	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.endorseCmd(), c.inviteCmd(), c.joinCmd(),
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
 		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
@@ -160,6 +161,8 @@ func (c *cli) desktop() error {
 type cli struct {
 	env *env
 	o   *opts
+	// namesNoted is set once the command said that names are hidden.
+	namesNoted bool
 }
 
 func (c *cli) out() io.Writer { return c.env.stdout }
@@ -250,20 +253,42 @@ func (c *cli) open() (*app.App, func(), error) {
 		return nil, nil, err
 	}
 	// Read receipts gathered in earlier runs go out once their minute is up.
-	if _, err := a.FlushReads(false); err != nil && !errors.Is(err, app.ErrNoCommunity) {
+	var revoked *app.RevokedError
+	if _, err := a.FlushReads(false); err != nil && !errors.Is(err, app.ErrNoCommunity) && !errors.As(err, &revoked) {
 		fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent yet: %v\n", err)
 	}
 	return a, func() { a.Close() }, nil
 }
 
-// withApp runs fn with the unlocked app.
+// withApp runs fn with the unlocked app. On a revoked device every command
+// first says so, in one line on standard error; a write it refuses then
+// adds nothing more.
 func (c *cli) withApp(fn func(a *app.App) error) error {
 	a, done, err := c.open()
 	if err != nil {
 		return err
 	}
 	defer done()
-	return fn(a)
+	notice := a.WhoAmI().RevokedNotice()
+	if notice != "" {
+		fmt.Fprintf(c.env.stderr, "noroshi: %s\n", notice)
+	}
+	err = fn(a)
+	var revoked *app.RevokedError
+	if notice != "" && errors.As(err, &revoked) {
+		return exitError{code: 1}
+	}
+	return err
+}
+
+// namesNote says, once, that a relay shows people and organisations by ID:
+// it holds no community key, so it cannot open their names.
+func (c *cli) namesNote(a *app.App) {
+	if c.namesNoted || a.WhoAmI().Role != crypto.RoleRelay {
+		return
+	}
+	c.namesNoted = true
+	fmt.Fprintln(c.env.stderr, "noroshi: names are hidden on a relay (it holds no community key)")
 }
 
 // emit prints v as JSON with --json, else id alone (for scripts) or text.

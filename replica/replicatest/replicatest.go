@@ -77,7 +77,9 @@ type Device struct {
 	Person crypto.ID16
 	Org    crypto.ID16
 	Pos    crypto.Position
-	rand   io.Reader
+	// Chain holds the IDs of the envelopes d built, by sequence - 1.
+	Chain []envelope.Hash
+	rand  io.Reader
 }
 
 // New founds a community called name: its founder (a coordinator of the
@@ -111,11 +113,12 @@ func (c *Community) Clock() uint64 {
 // Device returns a new device of the organisation org, not yet a member.
 func (c *Community) Device(name, org string) *Device {
 	c.tb.Helper()
+	dev := cryptotest.Device(c.tb, c.Name+"/"+name)
 	return &Device{
 		c:      c,
 		Name:   name,
-		Dev:    cryptotest.Device(c.tb, c.Name+"/"+name),
-		Person: id16(c.Name + "/person/" + name),
+		Dev:    dev,
+		Person: crypto.PersonOf(dev.ID()),
 		Org:    id16(c.Name + "/org/" + org),
 		Pos:    crypto.Position{Seq: 1},
 		rand:   cryptotest.Rand(c.Name + "/seal/" + name),
@@ -156,10 +159,18 @@ func (d *Device) Admit(other *Device, role crypto.Role) *envelope.Envelope {
 }
 
 // Revoke issues, as d's next envelope, the revocation of other after its
-// sequence number lastValid.
+// envelope at sequence number lastValid (named by its hash: other must
+// have built it).
 func (d *Device) Revoke(other *Device, lastValid uint64) *envelope.Envelope {
 	d.c.tb.Helper()
-	return d.Cert(&crypto.Certificate{Revocation: &crypto.Revocation{Device: other.ID(), LastValidSeq: lastValid}})
+	r := &crypto.Revocation{Device: other.ID(), LastValidSeq: lastValid}
+	if lastValid > 0 {
+		if lastValid > uint64(len(other.Chain)) {
+			d.c.tb.Fatalf("%s: revoke %s after sequence %d: it built only %d", d.Name, other.Name, lastValid, len(other.Chain))
+		}
+		r.LastValid = other.Chain[lastValid-1]
+	}
+	return d.Cert(&crypto.Certificate{Revocation: r})
 }
 
 // Post seals record to the community key as d's next envelope.
@@ -215,6 +226,9 @@ func (d *Device) Retract(target envelope.Hash) *envelope.Envelope {
 
 func (d *Device) advance(e *envelope.Envelope) *envelope.Envelope {
 	d.Pos = d.Pos.Next(e.ID())
+	if n := int(e.Header.Seq) - 1; n <= len(d.Chain) {
+		d.Chain = append(d.Chain[:n:n], e.ID())
+	}
 	return e
 }
 

@@ -120,9 +120,10 @@ func (c *Community) TransportKey() []byte {
 type SyncResult struct {
 	I, R       replica.SyncStats // the initiator's and the responder's
 	IErr, RErr error
-	// Bytes counts every byte on the wire, both ways, the channel
-	// handshake included.
-	Bytes int64
+	// Bytes counts every byte on the wire after the channel handshake,
+	// both ways; HandshakeBytes the handshake's (hybrid key exchange,
+	// device authentication), a fixed cost per connection.
+	Bytes, HandshakeBytes int64
 }
 
 // Err returns the first error of either side.
@@ -139,9 +140,10 @@ func Sync(tb testing.TB, a, b *Replica) SyncResult {
 	return res
 }
 
-// Checker admits a stream peer as a Node does: a member, not revoked.
-func Checker(st *replica.Store) func(crypto.DeviceID) error {
-	return func(d crypto.DeviceID) error {
+// Checker admits a stream peer as a Node does for members it knows: a
+// member, not revoked. (It ignores the peer's membership proof.)
+func Checker(st *replica.Store) crypto.Check {
+	return func(d crypto.DeviceID, _ []byte) error {
 		t := st.Trust()
 		if _, ok := t.Member(d); !ok {
 			return fmt.Errorf("device %s is not a member", d.Short())
@@ -170,7 +172,7 @@ func SyncOver(tb testing.TB, a, b *Replica, wrap func(replica.Frames) replica.Fr
 	go func() {
 		defer wg.Done()
 		defer cb.Close()
-		ch, err := b.Dev.Dev.Accept(cryptorand.Reader, cb, b.Store.Community(), Checker(b.Store))
+		ch, err := b.Dev.Dev.Accept(cryptorand.Reader, cb, b.Store.Community(), nil, Checker(b.Store))
 		if err != nil {
 			res.RErr = err
 			return
@@ -180,7 +182,7 @@ func SyncOver(tb testing.TB, a, b *Replica, wrap func(replica.Frames) replica.Fr
 	}()
 	func() {
 		defer ca.Close()
-		ch, err := a.Dev.Dev.Dial(cryptorand.Reader, ca, a.Store.Community(), Checker(a.Store))
+		ch, err := a.Dev.Dev.Dial(cryptorand.Reader, ca, a.Store.Community(), nil, Checker(a.Store))
 		if err != nil {
 			res.IErr = err
 			return
@@ -191,6 +193,7 @@ func SyncOver(tb testing.TB, a, b *Replica, wrap func(replica.Frames) replica.Fr
 		}
 		res.I, res.IErr = a.Store.SyncInitiate(f, ch.Peer())
 		res.Bytes = ch.BytesSent
+		res.HandshakeBytes = ch.HandshakeBytes
 	}()
 	wg.Wait()
 	res.Bytes += rBytes

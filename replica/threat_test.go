@@ -1,0 +1,145 @@
+package replica_test
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"testing"
+
+	"noroshi/crypto"
+	"noroshi/crypto/envelope"
+	"noroshi/replica"
+	"noroshi/replica/replicatest"
+)
+
+// TestThreatStolenKeyCannotWriteBelowCut: the thief of bob's key writes
+// envelopes that fork bob's chain at and below the place where his
+// revocation cuts it. Stores that learnt the forgeries first, and stores
+// that learn everything in any order, all end with bob's real chain up to
+// the cut and nothing else of bob's.
+func TestThreatStolenKeyCannotWriteBelowCut(t *testing.T) {
+	c := replicatest.New(t, "stolen")
+	alice, ma := c.Join("alice", "venue", crypto.RoleMember)
+	bob, mb := c.Join("bob", "venue", crypto.RoleMember)
+	b1 := bob.Post("bob 1")
+	b2 := bob.Post("bob 2")
+	// The thief, holding bob's key, writes another seq 1, another seq 2
+	// and something after the cut.
+	f1 := bob.PostAt(crypto.Position{Seq: 1}, c.Clock(), "forged 1")
+	f2 := bob.PostAt(crypto.Position{Seq: 2, Prev: b1.ID()}, c.Clock(), "forged 2")
+	f3 := bob.PostAt(crypto.Position{Seq: 3, Prev: b2.ID()}, c.Clock(), "forged 3")
+	rev := c.Founder.Revoke(bob, 2)
+	base := []*envelope.Envelope{c.Genesis, ma, mb}
+	forged := map[envelope.Hash]bool{f1.ID(): true, f2.ID(): true, f3.ID(): true}
+
+	check := func(t *testing.T, st *replica.Store, how string) {
+		t.Helper()
+		have := map[envelope.Hash]bool{}
+		for _, e := range replicatest.Since(t, st) {
+			have[e.ID()] = true
+			if forged[e.ID()] {
+				t.Errorf("%s: a forged envelope of the revoked device is stored", how)
+			}
+		}
+		if !have[b1.ID()] || !have[b2.ID()] {
+			t.Errorf("%s: bob's real envelopes up to the cut are missing (b1 %v, b2 %v)", how, have[b1.ID()], have[b2.ID()])
+		}
+		if h := st.Head(bob.ID()); h.Seq != 2 || h.Head != b2.ID() {
+			t.Errorf("%s: bob's head is %d %s, want 2 %s", how, h.Seq, h.Head, b2.ID())
+		}
+	}
+
+	// Forgeries first, before the revocation is known.
+	for _, first := range [][]*envelope.Envelope{{f1}, {b1, f2}} {
+		st := replicatest.Open(t, replicatest.Config(t, alice.ID(), nil))
+		replicatest.Add(t, st, base...)
+		replicatest.Add(t, st, first...)
+		replicatest.Add(t, st, rev)
+		replicatest.Add(t, st, b1, b2, f3)
+		check(t, st, fmt.Sprintf("forgery %x first", first[len(first)-1].ID().String()[:6]))
+		st.Close()
+	}
+	// Every order of everything, in one call or one by one.
+	all := append(slices.Clone(base), b1, b2, f1, f2, f3, rev)
+	for i := range 12 {
+		perm := slices.Clone(all)
+		for j := range perm {
+			k := (j*7 + i*5) % len(perm)
+			perm[j], perm[k] = perm[k], perm[j]
+		}
+		st := replicatest.Open(t, replicatest.Config(t, alice.ID(), nil))
+		if i%2 == 0 {
+			replicatest.Add(t, st, perm...)
+		} else {
+			for _, e := range perm {
+				replicatest.Add(t, st, e)
+			}
+		}
+		replicatest.Add(t, st, all...) // a second sync round
+		check(t, st, fmt.Sprintf("order %d", i))
+		st.Close()
+	}
+}
+
+// TestThreatPendingStaysInBudget: a member (or a stranger) sends envelopes
+// that can never be admitted (their predecessors or memberships never
+// come), as fast as it can. The store holds at most its budgets of them,
+// keeps no stranger's payload, and refuses the rest as overflow.
+func TestThreatPendingStaysInBudget(t *testing.T) {
+	c := replicatest.New(t, "flood")
+	alice, ma := c.Join("alice", "venue", crypto.RoleMember)
+	mallory, mm := c.Join("mallory", "venue", crypto.RoleMember)
+	stranger := c.Device("stranger", "venue") // never admitted
+	cfg := replicatest.Config(t, alice.ID(), nil)
+	cfg.MaxPending = 300
+	cfg.MaxPendingBytes = 4 << 20
+	cfg.MaxPendingPerAuthor = 100
+	cfg.MaxPendingBytesPerAuthor = 2 << 20
+	st := replicatest.Open(t, cfg)
+	defer st.Close()
+	replicatest.Add(t, st, c.Genesis, ma, mm)
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	heapBefore := ms.HeapAlloc
+
+	big := string(make([]byte, 256<<10))
+	// Mallory: a chain whose first envelope never comes.
+	mallory.Post("withheld")
+	var gap []*envelope.Envelope
+	for range 150 {
+		gap = append(gap, mallory.Post(big))
+	}
+	res := replicatest.Add(t, st, gap...)
+	// The stranger: envelopes of a device nobody admitted, with payloads.
+	var strange []*envelope.Envelope
+	for range 400 {
+		strange = append(strange, stranger.Post(big))
+	}
+	res2 := replicatest.Add(t, st, strange...)
+
+	held := 0
+	for _, n := range st.Pending() {
+		held += n
+	}
+	if held > cfg.MaxPending {
+		t.Errorf("%d envelopes held, budget %d", held, cfg.MaxPending)
+	}
+	if res.Pending > cfg.MaxPendingPerAuthor {
+		t.Errorf("one member has %d envelopes held, budget %d per author", res.Pending, cfg.MaxPendingPerAuthor)
+	}
+	if len(res.Refused)+len(res2.Refused) == 0 || st.Refusals()[replica.ReasonOverflow] == 0 {
+		t.Errorf("nothing refused as overflow")
+	}
+	gap, strange = nil, nil // what the sender built is not the store's
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	// Mallory's held bytes are bounded by her per-author budget; the
+	// stranger's payloads are not kept at all (headers only).
+	grown := int64(ms.HeapAlloc) - int64(heapBefore)
+	t.Logf("heap grew by %d bytes for %d envelopes held (%v), budget %d bytes", grown, held, st.Pending(), cfg.MaxPendingBytes)
+	if grown > cfg.MaxPendingBytes+16<<20 {
+		t.Errorf("heap grew by %d bytes holding envelopes; budget %d", grown, cfg.MaxPendingBytes)
+	}
+}
