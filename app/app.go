@@ -124,6 +124,13 @@ func (a *App) rebuild() error {
 	return a.foldLocked()
 }
 
+// isRelay reports whether this device is a relay, which is granted no
+// group key.
+func (a *App) isRelay(trust *crypto.Trust) bool {
+	m, ok := trust.Member(a.dev.ID())
+	return ok && m.Role == crypto.RoleRelay
+}
+
 // relayMode makes a relay's store keep every payload: a relay stores and
 // forwards what it cannot read, RED included, so that it reaches recipients
 // who were offline.
@@ -208,7 +215,8 @@ func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
 			if ok && !a.keys.Has(g.Epoch) {
 				a.keys.Add(g)
 				a.epochs[g.Epoch] = epochInfo{scope: kg.Scope, org: kg.Org, clock: h.Clock}
-				return true
+				// A transport key opens no record: nothing locked moves.
+				return kg.Scope != crypto.ScopeTransport
 			}
 		}
 	case envelope.ClassRetraction:
@@ -227,7 +235,10 @@ func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
 		if e.Payload == nil {
 			return false
 		}
-		if !a.openAndFold(e) {
+		// Only an envelope sealed to a group key epoch may open later
+		// (when that key arrives); one addressed to other devices never
+		// will, and a relay holds no group key at all.
+		if !a.openAndFold(e) && len(h.Epochs) > 0 && !a.isRelay(trust) {
 			a.locked = append(a.locked, h.ID())
 		}
 	}

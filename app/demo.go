@@ -36,6 +36,9 @@ var (
 		{name: "Metropolitan Police Cyber Unit", kind: KindLawEnforcement},
 	}
 	demoPeople = []demoPerson{
+		// A second coordinator: revoking or demoting a coordinator takes
+		// two (docs/threat-model.md).
+		{name: "Deputy Duty Officer", org: "Coordination Centre", role: crypto.RoleCoordinator},
 		{name: "Venue Lead", org: "Venue North", role: crypto.RoleOrgAdmin},
 		{name: "Power SOC Analyst", org: "Metro Power", role: crypto.RoleMember},
 		{name: "Railway IT Lead", org: "Capital Railways", role: crypto.RoleOrgAdmin},
@@ -46,7 +49,7 @@ var (
 )
 
 // Demo creates the demo community in cfg.Home: this home's device is the
-// coordination centre's duty officer, and six other members of the seed
+// coordination centre's duty officer, and seven other members of the seed
 // report's kinds of organisation, each on its own device in a scratch home,
 // post, comment, read and report incidents. Their envelopes are then held
 // here, as replication would bring them. The community is marked as a demo

@@ -104,3 +104,41 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeEndorsement: an endorsement file comes from outside (another
+// device, by hand). Decoding arbitrary bytes never panics, and whatever
+// decodes is for the join request given and carries a signature that
+// verifies.
+func FuzzDecodeEndorsement(f *testing.F) {
+	c := newCommunity(f)
+	laptop := openNew(f, c.clock, "Power Analyst")
+	reqBytes, err := laptop.JoinRequest()
+	if err != nil {
+		f.Fatal(err)
+	}
+	req, err := DecodeJoinRequest(reqBytes)
+	if err != nil {
+		f.Fatal(err)
+	}
+	en, err := c.power.Endorse(reqBytes, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	community := c.power.store.Community()
+	f.Add(en)
+	f.Add([]byte(`{"v":1,"type":"noroshi-endorsement"}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := decodeEndorsement(b, req, community)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error %v does not wrap ErrInvalid", err)
+			}
+			return
+		}
+		if m.Device != req.Device || m.Endorsement == nil ||
+			!crypto.VerifyBytes(m.Endorsement.Device, crypto.EndorsementMessage(community, m), m.Endorsement.Sig) {
+			t.Fatal("decoded an endorsement that is not for this request or does not verify")
+		}
+	})
+}

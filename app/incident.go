@@ -144,12 +144,13 @@ func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 		return Incident{}, fmt.Errorf("%w: the note is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
 	}
 	a.mu.RLock()
-	id, err := findID(a.view.incidents, q, "incident", "see `noroshi incident list`")
+	reported := a.view.reported()
+	id, err := findID(reported, q, "incident", "see `noroshi incident list`")
 	var me crypto.Membership
 	if err == nil {
 		me, err = a.me()
 	}
-	inc := a.view.incidents[id]
+	inc := reported[id]
 	if err == nil && me.Role != crypto.RoleCoordinator && me.Org != inc.rec.Org {
 		err = fmt.Errorf("%w: only the reporting organisation and coordinators update an incident", ErrNotAllowed)
 	}
@@ -170,6 +171,19 @@ func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 		return Incident{}, err
 	}
 	return a.Incident(id.String())
+}
+
+// reported returns the incidents that count: reported by a member for its
+// own organisation (or by a coordinator for any), judged against the trust
+// state of the whole set.
+func (s *state) reported() map[envelope.Hash]incidentState {
+	out := make(map[envelope.Hash]incidentState, len(s.incidents))
+	for id, inc := range s.incidents {
+		if m, ok := s.trust.Member(inc.author); ok && (m.Org == inc.rec.Org || m.Role == crypto.RoleCoordinator) {
+			out[id] = inc
+		}
+	}
+	return out
 }
 
 // incident builds the view of one incident. Status and assignee are
@@ -214,8 +228,9 @@ func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
 func (a *App) Incidents() []Incident {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	out := make([]Incident, 0, len(a.view.incidents))
-	for id, inc := range a.view.incidents {
+	reported := a.view.reported()
+	out := make([]Incident, 0, len(reported))
+	for id, inc := range reported {
 		out = append(out, a.view.incident(id, inc))
 	}
 	sort.Slice(out, func(i, j int) bool {
@@ -231,21 +246,23 @@ func (a *App) Incidents() []Incident {
 func (a *App) Incident(q string) (Incident, error) {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	id, err := findID(a.view.incidents, q, "incident", "see `noroshi incident list`")
+	reported := a.view.reported()
+	id, err := findID(reported, q, "incident", "see `noroshi incident list`")
 	if err != nil {
 		return Incident{}, err
 	}
-	return a.view.incident(id, a.view.incidents[id]), nil
+	return a.view.incident(id, reported[id]), nil
 }
 
 // IncidentAttachment returns a file attached to an incident report, checked
 // against its hash.
 func (a *App) IncidentAttachment(q, name string) ([]byte, error) {
 	a.mu.RLock()
-	id, err := findID(a.view.incidents, q, "incident", "see `noroshi incident list`")
+	reported := a.view.reported()
+	id, err := findID(reported, q, "incident", "see `noroshi incident list`")
 	var refs []AttachmentRef
 	if err == nil {
-		refs = a.view.incidents[id].rec.Attachments
+		refs = reported[id].rec.Attachments
 	}
 	a.mu.RUnlock()
 	if err != nil {

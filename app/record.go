@@ -18,6 +18,23 @@ const recordVersion = 1
 // Exactly one of the pointers is set. Exercise is the exercise marking: a
 // record written during an exercise carries the exercise's name, so exercise
 // traffic is never confused with real traffic.
+//
+// Authority, the record rows of the table in DESIGN.md section 4 (the
+// certificate rows are in crypto/trust.go). Every record is kept when
+// folded; the rule is applied when a view is read, against the trust state
+// of the whole set, so views do not depend on arrival order. Relays write
+// nothing (admission refuses their envelopes).
+//
+//	Community       coordinators
+//	Org             coordinators
+//	Member          the person's own devices, coordinators, org admins of the person's organisation
+//	Post            any member; observation channel: coordinators
+//	Comment, Reads  any member
+//	Incident        any member, for its own organisation; coordinators, for any
+//	IncidentUpdate  coordinators, and members of the reporting organisation
+//	Contacts        coordinators, org admins of that organisation
+//	Chunk           anyone; it counts only where a post or incident names it by ID
+//	Revocation      coordinators (the reason shown beside a revocation)
 type Record struct {
 	V              int               `json:"v"`
 	Exercise       string            `json:"exercise,omitempty"`

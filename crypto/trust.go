@@ -19,35 +19,34 @@ var (
 	ErrBadGenesisPos = errors.New("a genesis certificate must be the first envelope of its author's chain")
 )
 
-// Authority (the table of DESIGN.md section 4, for certificates): who may write which certificate, judged at the certificate's
-// own position (its place in the canonical order of every certificate held,
-// by clock then header ID), never by the issuer's role when it happens to
-// arrive. One line per statement; records sealed in app state their rule
-// in app/record.go.
-//
-//	genesis                     the founder, once, at sequence 1 of its chain
-//	membership, new person      coordinator: any organisation and role; org admin: own organisation, member or org admin; Person = PersonOf(Device)
-//	membership, existing person coordinator; org admin of that person's organisation with an Endorsement by one of the person's active devices
-//	membership, existing device coordinator (a coordinator's role changed only with a quorum, below); org admin: own organisation's members and org admins; same person and recipient always
-//	revocation                  coordinator; of a coordinator only with a second coordinator's revocation where one exists; never the last coordinator; the founder never before its genesis
-//	key epoch, community/transport  created by a coordinator; re-granted (same commitment) by coordinators and org admins
-//	key epoch, organisation     created by a coordinator or an org admin of that organisation; re-granted likewise
-//	anything                    relays: nothing; a revoked device: nothing after its last valid header
-//
-// The quorum for a coordinator target (revocation or demotion): revocations
-// (or demoting memberships) from min(2, P) distinct persons (the one that
-// completes the quorum names the cut, or the new membership), where P counts
-// the persons other than the target's that hold an active coordinator
-// device; P = 0 means the target is the last coordinator, and is refused.
-//
-// Trust enforces this table in step and the functions it calls.
 // Trust is the state of a community's certificates: who is a member with
 // which role, who is revoked after which header, which key epochs exist.
 // It is a deterministic function of the set of certificates added, whatever
 // their order: Add records a certificate and replays every certificate in
 // the canonical order (clock, then header ID), judging each against the
-// state left by those before it. A certificate that its issuer may not
+// state left by those before it, never by the issuer's role when the
+// certificate happens to arrive. A certificate that its issuer may not
 // write at its position is kept but inert (see Verdict).
+//
+// Authority, the certificate rows of the table in DESIGN.md section 4
+// (sealed records state theirs in app/record.go), enforced by step and the
+// functions it calls:
+//
+//	genesis                        the founder, once, at sequence 1 of its chain
+//	membership, new person         coordinator: any organisation and role; org admin: own organisation, member or org admin; Person = PersonOf(Device)
+//	membership, existing person    coordinator; org admin of that person's organisation with an Endorsement by one of the person's active devices
+//	membership, existing device    coordinator (a coordinator's role changed only with a quorum); org admin: own organisation's members and org admins; same person and recipient always
+//	revocation                     coordinator; of a coordinator only with a quorum; never the last coordinator; never the founder's genesis nor the revoker's own membership
+//	key epoch, community/transport created by a coordinator; re-granted (same commitment) by coordinators and org admins
+//	key epoch, organisation        created by a coordinator or an org admin of that organisation; re-granted likewise
+//	key grant                      to active members only; a relay only the transport key; an organisation's key only inside it and to coordinators
+//	anything                       relays: nothing; a revoked device: nothing after its last valid header
+//
+// The quorum for a coordinator target (revocation or demotion): revocations
+// (or demoting memberships) from min(2, P) distinct persons, where P counts
+// the persons other than the target's that hold an active coordinator
+// device; the one that completes the quorum names the cut (or the new
+// membership). P = 0 means the target is the last coordinator: refused.
 type Trust struct {
 	community envelope.Hash
 	certs     []*certEntry // every certificate, in canonical order
@@ -202,14 +201,9 @@ func (t *Trust) Epoch(e EpochID) (EpochInfo, bool) {
 	return i, ok
 }
 
-// Verdict returns why a certificate is inert, nil when it took effect. It
-// reports false for a certificate not added.
-func (t *Trust) Verdict(id envelope.Hash) (error, bool) {
-	if _, ok := t.byID[id]; !ok {
-		return nil, false
-	}
-	return t.verdicts[id], true
-}
+// Verdict returns why a certificate is inert: nil when it took effect (or
+// was never added).
+func (t *Trust) Verdict(id envelope.Hash) error { return t.verdicts[id] }
 
 // Inert returns the certificates kept without effect, with the reason, by ID.
 func (t *Trust) Inert() map[envelope.Hash]error {

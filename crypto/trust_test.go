@@ -117,7 +117,7 @@ type fataler interface {
 // verdict adds s to tr and returns why it is inert, nil when it took effect.
 func verdict(tr *crypto.Trust, s signed) error {
 	tr.Add(s.h, s.c)
-	err, _ := tr.Verdict(s.h.ID())
+	err := tr.Verdict(s.h.ID())
 	return err
 }
 
@@ -447,7 +447,7 @@ func TestThreatOrgAdminCannotMintKeys(t *testing.T) {
 	for _, x := range order {
 		tr.Add(x.h, x.c)
 	}
-	if err, _ := tr.Verdict(s.h.ID()); !errors.Is(err, crypto.ErrNotAllowed) {
+	if err := tr.Verdict(s.h.ID()); !errors.Is(err, crypto.ErrNotAllowed) {
 		t.Errorf("bogus grant learnt first: got %v, want ErrNotAllowed", err)
 	}
 }
@@ -512,7 +512,7 @@ func TestTrustOrderIndependence(t *testing.T) {
 				out += fmt.Sprintf("epoch %x %v %x\n", k.Epoch[:1], ok, i.Commitment[:4])
 			}
 			for _, s := range all {
-				err, _ := tr.Verdict(s.h.ID())
+				err := tr.Verdict(s.h.ID())
 				out += fmt.Sprintf("%s: %v\n", s.h.ID().String()[:8], err != nil)
 			}
 			return out

@@ -380,6 +380,12 @@ func (s *Store) commit(batch []*writeReq) {
 		}
 	}
 	for id, p := range a.over {
+		if p != nil && p.key != "" {
+			if old, ok := s.pending[id]; !ok || old.key != p.key {
+				s.wake[p.key] = append(s.wake[p.key], id)
+				s.wakeN++
+			}
+		}
 		if old, ok := s.pending[id]; ok {
 			s.heldBy[old.reason]--
 			if s.heldBy[old.reason] == 0 {
@@ -391,6 +397,15 @@ func (s *Store) commit(batch []*writeReq) {
 		} else {
 			s.pending[id] = p
 			s.heldBy[p.reason]++
+		}
+	}
+	if s.wakeN > 2*len(s.pending)+1024 {
+		s.wake, s.wakeN = map[string][]envelope.Hash{}, 0
+		for id, p := range s.pending {
+			if p.key != "" {
+				s.wake[p.key] = append(s.wake[p.key], id)
+				s.wakeN++
+			}
 		}
 	}
 }
@@ -412,8 +427,9 @@ type admitter struct {
 	carry      Result // what became of envelopes held since earlier commits
 	stored     int
 	retrying   bool
-	own        bool // offering this device's own new writes
-	revoked    bool // the trust state may have shrunk: purge
+	storedKeys []string // wait keys that envelopes stored in this commit satisfy
+	own        bool     // offering this device's own new writes
+	revoked    bool     // the trust state may have shrunk: purge
 	heldBytes  int64
 	byAuthor   map[crypto.DeviceID]authorHeld // changes to the store's per-author counts
 	proven     map[envelope.Hash]bool         // on a revoked device's chain down from its cut
@@ -432,6 +448,27 @@ type pendingEnvelope struct {
 	res    *Result   // the result of the request that offered it, during that commit only
 	since  time.Time // when it was first held
 	size   int64     // bytes counted against the budgets
+	key    string    // what wakes it (see waitKey)
+}
+
+// waitKey names what a held envelope waits for, so that a commit offers
+// again only the envelopes whose wait may be over: "p" and a chain key for
+// a predecessor, "t" and an ID for a retracted target, "c" for a clock;
+// "" for a membership or an anchor, which only a change of trust (a full
+// pass) can bring.
+func waitKey(c *checked, r Reason) string {
+	h := c.env.Header
+	switch r {
+	case ReasonNoPredecessor:
+		return "p" + string(chainKey(h.Author, h.Seq-1))
+	case ReasonNoTarget:
+		if c.retr != nil {
+			return "t" + string(c.retr.Target[:])
+		}
+	case ReasonClockAhead:
+		return "c"
+	}
+	return ""
 }
 
 func (p *pendingEnvelope) author() crypto.DeviceID { return crypto.DeviceID(p.c.env.Header.Author) }
@@ -562,7 +599,7 @@ func (a *admitter) offer(c *checked) error {
 			// is known, the payload is asked for again (see Wanted).
 			c.env = &envelope.Envelope{Header: c.env.Header}
 		}
-		np := &pendingEnvelope{c: c, reason: reason, gen: a.gen, res: a.res, since: a.s.cfg.Now(), size: heldSize(c)}
+		np := &pendingEnvelope{c: c, reason: reason, gen: a.gen, res: a.res, since: a.s.cfg.Now(), size: heldSize(c), key: waitKey(c, reason)}
 		if held {
 			np.since = p.since
 		}
@@ -599,15 +636,27 @@ func (a *admitter) retryPending() error {
 	if err := a.resolveAnchors(); err != nil {
 		return err
 	}
-	if a.stored == 0 && !a.trustOwned && a.s.heldBy[ReasonClockAhead] == 0 && !expire && len(a.proven) == proven {
+	// A full pass offers every held envelope again: after a change of
+	// trust (memberships, cuts), to expire, or when an anchor proved a
+	// chain. Otherwise only those whose wait key an envelope stored in
+	// this commit satisfies, those held in this commit, and those waiting
+	// for their clock.
+	full := a.trustOwned || expire || len(a.proven) != proven
+	if a.stored == 0 && !full && a.s.heldBy[ReasonClockAhead] == 0 {
 		return nil
 	}
 	a.retrying, a.own = true, false
 	defer func() { a.retrying = false }()
+	keysDone := 0
 	for pass := 0; ; pass++ {
 		before := a.stored
 		var held []*pendingEnvelope
+		seen := map[envelope.Hash]bool{}
 		visit := func(id envelope.Hash, p *pendingEnvelope) {
+			if seen[id] {
+				return
+			}
+			seen[id] = true
 			if expire && now.Sub(p.since) > a.s.cfg.PendingTTL {
 				a.release(id)
 				a.count(ReasonExpired)
@@ -617,11 +666,28 @@ func (a *admitter) retryPending() error {
 				held = append(held, p)
 			}
 		}
-		for id, p := range a.base {
-			if _, ok := a.over[id]; !ok {
-				visit(id, p)
+		wake := func(k string) {
+			for _, id := range a.s.wake[k] {
+				if p, ok := a.pending(id); ok && p.key == k {
+					visit(id, p)
+				}
 			}
 		}
+		if full {
+			for id, p := range a.base {
+				if _, ok := a.over[id]; !ok {
+					visit(id, p)
+				}
+			}
+		} else {
+			for _, k := range a.storedKeys[keysDone:] {
+				wake(k)
+			}
+			if a.s.heldBy[ReasonClockAhead] > 0 {
+				wake("c")
+			}
+		}
+		keysDone = len(a.storedKeys)
 		for id, p := range a.over {
 			if p != nil {
 				visit(id, p)
@@ -656,6 +722,7 @@ func (a *admitter) retryPending() error {
 		if a.stored == before {
 			return nil
 		}
+		full = a.trustOwned
 	}
 }
 
@@ -675,6 +742,8 @@ func (a *admitter) mayMove(p *pendingEnvelope) bool {
 		return p.c.retr == nil || a.tx.Bucket(bHeaders).Get(p.c.retr.Target[:]) != nil
 	case ReasonNoAnchor:
 		return a.proven[p.c.id]
+	case ReasonClockAhead:
+		return h.Clock <= FromTime(a.s.cfg.Now().Add(a.s.cfg.MaxClockAhead))
 	}
 	return true
 }
@@ -827,7 +896,7 @@ func (a *admitter) check(c *checked) (Reason, error) {
 		// This device does not write a certificate that would be inert.
 		t := a.trust.Clone()
 		t.Add(h, cert)
-		if err, _ := t.Verdict(id); err != nil {
+		if err := t.Verdict(id); err != nil {
 			return ReasonNotAllowed, err
 		}
 	}
@@ -994,6 +1063,7 @@ func (a *admitter) store(c *checked) error {
 	if err := tx.Bucket(bChains).Put(chainKey(h.Author, h.Seq), id[:]); err != nil {
 		return err
 	}
+	a.storedKeys = append(a.storedKeys, "p"+string(chainKey(h.Author, h.Seq)), "t"+string(id[:]))
 	if err := tx.Bucket(bAuthors).Put(h.Author[:], append(binary.BigEndian.AppendUint64(nil, h.Seq), id[:]...)); err != nil {
 		return err
 	}
@@ -1008,7 +1078,7 @@ func (a *admitter) store(c *checked) error {
 		if t.Add(h, c.cert) {
 			a.revoked = true
 		}
-		if err, _ := t.Verdict(id); err != nil {
+		if err := t.Verdict(id); err != nil {
 			a.s.cfg.Logf("certificate %s by %x has no effect: %v", id.String()[:12], h.Author[:6], err)
 			if err := a.count(ReasonInert); err != nil {
 				return err

@@ -100,7 +100,7 @@ func TestRefused(t *testing.T) {
 			if len(res.Admitted) != 1 || f.st.Refusals()[replica.ReasonInert] != 1 {
 				t.Fatalf("got %d admitted, %d inert; want the certificate stored without effect", len(res.Admitted), f.st.Refusals()[replica.ReasonInert])
 			}
-			if err, _ := f.st.Trust().Verdict(e.ID()); !errors.Is(err, crypto.ErrNotAllowed) {
+			if err := f.st.Trust().Verdict(e.ID()); !errors.Is(err, crypto.ErrNotAllowed) {
 				t.Errorf("Verdict: %v, want ErrNotAllowed", err)
 			}
 			if after := f.st.Trust().Members(); !reflect.DeepEqual(after, before) {

@@ -121,7 +121,12 @@ type Store struct {
 	heldBytes    int64
 	heldByAuthor map[crypto.DeviceID]authorHeld
 	lastExpiry   time.Time // only the writer uses it
-	gen          uint64    // commits so far; only the writer uses it
+	// wake indexes held envelopes by what they wait for (see waitKey);
+	// entries of envelopes no longer held go at the next rebuild. Only
+	// the writer uses it.
+	wake  map[string][]envelope.Hash
+	wakeN int
+	gen   uint64 // commits so far; only the writer uses it
 
 	closeMu sync.RWMutex // held to send to writes, and to set closing
 	closing bool
@@ -161,7 +166,7 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path, err)
 	}
 	s := &Store{cfg: cfg, db: db, writes: make(chan *writeReq, 64), done: make(chan struct{}),
-		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}, heldByAuthor: map[crypto.DeviceID]authorHeld{}}
+		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}, heldByAuthor: map[crypto.DeviceID]authorHeld{}, wake: map[string][]envelope.Hash{}}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

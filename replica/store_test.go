@@ -349,3 +349,39 @@ func TestHeadsAndDigest(t *testing.T) {
 		t.Errorf("Digest did not change with a new envelope")
 	}
 }
+
+// TestOpenOldFormat: a home of store format 1 that holds a community was
+// made before the insider-safe trust rules: it is refused with the reason
+// and left as it was; one that holds no community yet (an identity only)
+// is upgraded.
+func TestOpenOldFormat(t *testing.T) {
+	f := newFixture(t, nil)
+	f.st.Close()
+	setMeta(t, f.cfg.Path, "format", binary.BigEndian.AppendUint32(nil, 1))
+	st, err := replica.Open(f.cfg)
+	if err == nil {
+		st.Close()
+		t.Fatal("Open of a format 1 home with a community: no error")
+	}
+	if !errors.Is(err, replica.ErrOldFormat) || !strings.Contains(err.Error(), "new invite") {
+		t.Errorf("Open: got %v, want ErrOldFormat saying what to do", err)
+	}
+	if got := getMeta(t, f.cfg.Path, "format"); binary.BigEndian.Uint32(got) != 1 {
+		t.Errorf("format after a refused open: %x, want 1 unchanged", got)
+	}
+
+	empty := replicatest.Config(t, crypto.DeviceID{1}, nil)
+	st, err = replica.Open(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	setMeta(t, empty.Path, "format", binary.BigEndian.AppendUint32(nil, 1))
+	if st, err = replica.Open(empty); err != nil {
+		t.Fatalf("Open of an empty format 1 store: %v", err)
+	}
+	st.Close()
+	if got := getMeta(t, empty.Path, "format"); binary.BigEndian.Uint32(got) != replica.FormatVersion {
+		t.Errorf("format after opening an empty format 1 store: %x, want %d", got, replica.FormatVersion)
+	}
+}

@@ -143,3 +143,56 @@ func TestThreatPendingStaysInBudget(t *testing.T) {
 		t.Errorf("heap grew by %d bytes holding envelopes; budget %d", grown, cfg.MaxPendingBytes)
 	}
 }
+
+// BenchmarkCommitUnderHeldFlood: the latency of an honest write (one post,
+// one fsynced commit) while a hostile member keeps the store's held
+// envelopes at their budget, against the same write with nothing held.
+// Reports the ratio in the same run.
+func BenchmarkCommitUnderHeldFlood(b *testing.B) {
+	var base float64
+	for _, held := range []int{0, 2_000, replica.DefaultMaxPending} {
+		b.Run(fmt.Sprintf("held=%d", held), func(b *testing.B) {
+			c := replicatest.New(b, "held flood")
+			honest, mh := c.Join("honest", "venue", crypto.RoleMember)
+			mallory, mm := c.Join("mallory", "venue", crypto.RoleMember)
+			cfg := replicatest.Config(b, honest.ID(), nil)
+			cfg.NoSync = false
+			cfg.MaxPendingPerAuthor = replica.DefaultMaxPending
+			st := replicatest.Open(b, cfg)
+			defer st.Close()
+			replicatest.Add(b, st, c.Genesis, mh, mm)
+			mallory.Post("withheld")
+			var flood []*envelope.Envelope
+			for range held {
+				flood = append(flood, mallory.Post("x"))
+			}
+			for i := 0; i < len(flood); i += 1000 {
+				replicatest.Add(b, st, flood[i:min(i+1000, len(flood))]...)
+			}
+			if got := st.Pending()[replica.ReasonNoPredecessor]; got != held {
+				b.Fatalf("%d held, want %d", got, held)
+			}
+			posts := make([]*envelope.Envelope, b.N)
+			for i := range posts {
+				posts[i] = honest.Post(fmt.Sprintf("post %d", i))
+			}
+			var ms runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&ms)
+			b.ResetTimer()
+			for _, p := range posts {
+				if res, err := st.Add(p); err != nil || len(res.Admitted) != 1 {
+					b.Fatalf("Add: %v %+v", err, res)
+				}
+			}
+			b.StopTimer()
+			per := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
+			if held == 0 {
+				base = per
+			} else if base > 0 {
+				b.ReportMetric(per/base, "x-unheld")
+			}
+			b.ReportMetric(float64(ms.HeapAlloc), "heap-B")
+		})
+	}
+}

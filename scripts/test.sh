@@ -18,7 +18,7 @@ scale=${FUZZSCALE:-1}
 fuzzcount() {
 	case "$1" in
 	FuzzJoin | FuzzChannelHandshake) echo $((200 * scale)) ;;
-	FuzzSyncRespond | FuzzSyncInitiate) echo $((3000 * scale)) ;;
+	FuzzSyncRespond | FuzzSyncInitiate | FuzzMembershipProof | FuzzImportBundle | FuzzHandshakeFrame) echo $((3000 * scale)) ;;
 	*) echo $((20000 * scale)) ;;
 	esac
 }
