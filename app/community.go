@@ -47,11 +47,11 @@ func (a *App) CreateCommunity(opt CommunityOptions) (WhoAmI, error) {
 	if _, err := a.write(a.cert(genesis)); err != nil {
 		return WhoAmI{}, fmt.Errorf("write genesis: %w", err)
 	}
-	ck, err := crypto.NewGroupKey(a.cfg.Rand)
+	ck, err := crypto.NewScopedKey(a.cfg.Rand, crypto.ScopeCommunity, crypto.ID16{})
 	if err != nil {
 		return WhoAmI{}, err
 	}
-	ok, err := crypto.NewGroupKey(a.cfg.Rand)
+	ok, err := crypto.NewScopedKey(a.cfg.Rand, crypto.ScopeOrg, org)
 	if err != nil {
 		return WhoAmI{}, err
 	}
@@ -63,7 +63,7 @@ func (a *App) CreateCommunity(opt CommunityOptions) (WhoAmI, error) {
 	if err != nil {
 		return WhoAmI{}, err
 	}
-	tk, err := crypto.NewGroupKey(a.cfg.Rand)
+	tk, err := crypto.NewScopedKey(a.cfg.Rand, crypto.ScopeTransport, crypto.ID16{})
 	if err != nil {
 		return WhoAmI{}, err
 	}
@@ -162,7 +162,7 @@ func (a *App) AddOrg(name string, kind OrgKind, sector string) (Org, error) {
 	if err != nil {
 		return Org{}, err
 	}
-	key, err := crypto.NewGroupKey(a.cfg.Rand)
+	key, err := crypto.NewScopedKey(a.cfg.Rand, crypto.ScopeOrg, id)
 	if err != nil {
 		return Org{}, err
 	}
@@ -310,7 +310,7 @@ func (a *App) rotationsWithout(d crypto.DeviceID) ([]*crypto.KeyGrant, error) {
 			}
 			to = append(to, m.Public())
 		}
-		key, err := crypto.NewGroupKey(a.cfg.Rand)
+		key, err := crypto.NewScopedKey(a.cfg.Rand, sc.s, sc.org)
 		if err != nil {
 			return nil, err
 		}

@@ -154,7 +154,7 @@ func TestThreatOrgAdminCannotMintCommunityKey(t *testing.T) {
 			devices = append(devices, a.dev.Public())
 		}
 	}
-	bogus, _ := crypto.NewGroupKey(rand.Reader)
+	bogus, _ := crypto.NewScopedKey(rand.Reader, crypto.ScopeCommunity, crypto.ID16{})
 	g1, err := crypto.NewKeyGrant(rand.Reader, crypto.ScopeCommunity, crypto.ID16{}, bogus, devices)
 	if err != nil {
 		t.Fatal(err)
@@ -165,11 +165,13 @@ func TestThreatOrgAdminCannotMintCommunityKey(t *testing.T) {
 	if !ok {
 		t.Fatal("no community key")
 	}
-	twin := crypto.GroupKey{Epoch: real.Epoch, Key: bogus.Key}
-	g2, err := crypto.NewKeyGrant(rand.Reader, crypto.ScopeCommunity, crypto.ID16{}, twin, []crypto.PublicDevice{c.power.dev.Public()})
+	// A second key under the real epoch's ID, as a modified client would
+	// write it.
+	g2, err := crypto.NewKeyGrant(rand.Reader, crypto.ScopeCommunity, crypto.ID16{}, bogus, []crypto.PublicDevice{c.power.dev.Public()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	g2.Epoch = real.Epoch
 	e1 := forgeCert(t, c.venue, &crypto.Certificate{KeyGrant: g1})
 	e2, err := c.venue.dev.NewCertificate(&crypto.Certificate{KeyGrant: g2}, crypto.Position{Seq: e1.Header.Seq + 1, Prev: e1.ID()}, c.venue.clock.Now())
 	if err != nil {

@@ -108,9 +108,10 @@ type Revocation struct {
 }
 
 // KeyGrant hands one epoch of a group key to devices, sealed to each.
-// Commitment binds the epoch to its key (see KeyCommitment): every recipient
-// checks the key it opens against it, and every peer refuses a second grant
-// of the same epoch with another commitment.
+// Commitment binds the epoch to its key (see KeyCommitment), and the epoch ID
+// is derived from the commitment (EpochOf): every recipient checks the key
+// it opens against both, and every peer refuses a grant whose epoch ID does
+// not derive from its commitment.
 type KeyGrant struct {
 	Scope      Scope    `json:"scope"`
 	Org        ID16     `json:"org,omitempty"`
@@ -125,16 +126,34 @@ func PersonOf(d DeviceID) ID16 {
 	return ID16(h[:16])
 }
 
-// KeyCommitment commits to a group key of one epoch of one scope.
+// KeyCommitment commits to a group key of one scope.
 func KeyCommitment(scope Scope, org ID16, g GroupKey) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("noroshi/epoch/v1\x00"))
 	h.Write([]byte(scope))
 	h.Write([]byte{0})
 	h.Write(org[:])
-	h.Write(g.Epoch[:])
 	h.Write(g.Key[:])
 	return [32]byte(h.Sum(nil))
+}
+
+// EpochOf returns the epoch ID a key commitment names: an epoch is bound to
+// its key (and scope) by its very ID, so no grant can put a second key, or
+// another scope, under an epoch that exists.
+func EpochOf(commitment [32]byte) EpochID {
+	h := sha256.Sum256(append([]byte("noroshi/epoch-id/v1\x00"), commitment[:]...))
+	return EpochID(h[:16])
+}
+
+// NewScopedKey draws a new group key for scope (and organisation org for
+// ScopeOrg), with its epoch ID derived from it (see EpochOf).
+func NewScopedKey(rand io.Reader, scope Scope, org ID16) (GroupKey, error) {
+	var g GroupKey
+	if _, err := io.ReadFull(rand, g.Key[:]); err != nil {
+		return g, fmt.Errorf("new group key: %w", err)
+	}
+	g.Epoch = EpochOf(KeyCommitment(scope, org, g))
+	return g, nil
 }
 
 // EndorsementMessage is what an endorsing device signs: the community and
@@ -280,6 +299,9 @@ func NewKeyGrant(rand io.Reader, scope Scope, org ID16, g GroupKey, to []PublicD
 		return nil, err
 	}
 	kg := &KeyGrant{Scope: scope, Org: org, Epoch: g.Epoch, Commitment: KeyCommitment(scope, org, g)}
+	if EpochOf(kg.Commitment) != g.Epoch {
+		return nil, errors.New("key grant: the epoch ID is not derived from the key and scope: make the key with NewScopedKey")
+	}
 	for _, p := range to {
 		sealed, err := SealTo(rand, plain, Audience{Devices: []PublicDevice{p}})
 		if err != nil {
@@ -309,7 +331,7 @@ func (d *Device) OpenGrant(kg *KeyGrant) (GroupKey, bool, error) {
 			return GroupKey{}, false, errors.New("open key grant: sealed key names another epoch")
 		}
 		g := GroupKey{Epoch: k.Epoch, Key: k.Key}
-		if KeyCommitment(k.Scope, k.Org, g) != kg.Commitment {
+		if c := KeyCommitment(k.Scope, k.Org, g); c != kg.Commitment || EpochOf(c) != kg.Epoch {
 			return GroupKey{}, false, errors.New("open key grant: the key does not match the epoch's commitment")
 		}
 		return g, true, nil

@@ -28,7 +28,7 @@ func membership(d *crypto.Device, person, org crypto.ID16, role crypto.Role) cry
 // certificates returns one valid certificate of each kind.
 func certificates(t testing.TB) map[string]*crypto.Certificate {
 	founder, bob := cryptotest.Device(t, "founder"), cryptotest.Device(t, "bob")
-	g, err := crypto.NewGroupKey(cryptotest.Rand("cert group"))
+	g, err := crypto.NewScopedKey(cryptotest.Rand("cert group"), crypto.ScopeOrg, orgA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +184,7 @@ func FuzzDecodeCertificate(f *testing.F) {
 
 func TestKeyGrant(t *testing.T) {
 	bob, carol, dave := cryptotest.Device(t, "bob"), cryptotest.Device(t, "carol"), cryptotest.Device(t, "dave")
-	g, err := crypto.NewGroupKey(cryptotest.Rand("grant key"))
+	g, err := crypto.NewScopedKey(cryptotest.Rand("grant key"), crypto.ScopeOrg, orgA)
 	if err != nil {
 		t.Fatal(err)
 	}

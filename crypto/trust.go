@@ -58,11 +58,25 @@ type Trust struct {
 	persons  map[ID16][]DeviceID // devices of each person, in order of admission
 	revoked  map[DeviceID]Cut
 	epochs   map[EpochID]EpochInfo
-	votes    map[DeviceID]map[ID16]*certEntry // pending quorum votes against a coordinator, by voter person
+	votes    map[DeviceID]map[voteKey]*certEntry // pending quorum votes about a coordinator
 	verdicts map[envelope.Hash]error
 	// cuts are the revocation cuts the replay honours by chain position,
 	// whatever the order: grown to a fixed point (see replay).
 	cuts map[DeviceID]Cut
+
+	// Facts of the set, whatever the order: the devices that some
+	// membership (valid or not) makes a coordinator, or a coordinator or
+	// org admin. A revocation of a device that is ever a coordinator needs
+	// the quorum, whatever its role at the revocation's clock; a device
+	// that is never privileged writes no certificate with effect.
+	everCoord, everPriv map[DeviceID]bool
+}
+
+// voteKey is one person's vote about a coordinator: to revoke it, or to
+// change its membership.
+type voteKey struct {
+	person ID16
+	revoke bool
 }
 
 // Cut is where a revocation cuts a device's chain: its last valid header.
@@ -109,7 +123,8 @@ func (e *certEntry) before(o *certEntry) bool {
 // NewTrust returns the trust state of a community with the given genesis ID.
 // A zero ID means "the first genesis added founds it".
 func NewTrust(community envelope.Hash) *Trust {
-	t := &Trust{community: community, byID: map[envelope.Hash]*certEntry{}}
+	t := &Trust{community: community, byID: map[envelope.Hash]*certEntry{},
+		everCoord: map[DeviceID]bool{}, everPriv: map[DeviceID]bool{}}
 	t.reset()
 	return t
 }
@@ -120,7 +135,7 @@ func (t *Trust) reset() {
 	t.persons = map[ID16][]DeviceID{}
 	t.revoked = map[DeviceID]Cut{}
 	t.epochs = map[EpochID]EpochInfo{}
-	t.votes = map[DeviceID]map[ID16]*certEntry{}
+	t.votes = map[DeviceID]map[voteKey]*certEntry{}
 	t.verdicts = map[envelope.Hash]error{}
 }
 
@@ -171,7 +186,7 @@ func (t *Trust) Cut(d DeviceID) (Cut, bool) {
 // 0 when the device is the last coordinator (it cannot be revoked).
 func (t *Trust) Quorum(target DeviceID) (have, need int) {
 	tm, ok := t.members[target]
-	if !ok || tm.m.Role != RoleCoordinator {
+	if !ok || (tm.m.Role != RoleCoordinator && !t.everCoord[target]) {
 		return 0, 1
 	}
 	others := map[ID16]bool{}
@@ -180,8 +195,8 @@ func (t *Trust) Quorum(target DeviceID) (have, need int) {
 			others[m.m.Person] = true
 		}
 	}
-	for _, x := range t.votes[target] {
-		if x.c.Revocation != nil {
+	for k := range t.votes[target] {
+		if k.revoke {
 			have++
 		}
 	}
@@ -190,8 +205,8 @@ func (t *Trust) Quorum(target DeviceID) (have, need int) {
 
 // Voted reports whether person p has revoked target, waiting for a quorum.
 func (t *Trust) Voted(target DeviceID, p ID16) bool {
-	x, ok := t.votes[target][p]
-	return ok && x.c.Revocation != nil
+	_, ok := t.votes[target][voteKey{p, true}]
+	return ok
 }
 
 // Epoch returns what the community agreed about a key epoch; false when no
@@ -276,10 +291,18 @@ func (t *Trust) Add(h *envelope.Header, c *Certificate) (shrunk bool) {
 		t.community = id
 	}
 	t.byID[id] = e
+	t.noteEver(e)
 	i := sort.Search(len(t.certs), func(i int) bool { return e.before(t.certs[i]) })
 	t.certs = append(t.certs, nil)
 	copy(t.certs[i+1:], t.certs[i:])
 	t.certs[i] = e
+	if e.c.Genesis == nil && !t.everPriv[e.author] && t.cuts != nil {
+		// No membership in the set lets its author write certificates:
+		// inert wherever it sorts, it changes nothing (and a member
+		// writing them cannot make every commit replay the set).
+		t.verdicts[id] = notAllowed("device %s is never a coordinator or org admin", e.author.Short())
+		return false
+	}
 	if i == len(t.certs)-1 && t.cuts != nil && e.c.Revocation == nil {
 		// Last in the order and cutting nothing: one step is the replay.
 		existing := false
@@ -305,6 +328,7 @@ func (t *Trust) AddAll(hs []*envelope.Header, cs []*Certificate) {
 			t.community = id
 		}
 		t.byID[id] = e
+		t.noteEver(e)
 		t.certs = append(t.certs, e)
 	}
 	sort.Slice(t.certs, func(i, j int) bool { return t.certs[i].before(t.certs[j]) })
@@ -331,7 +355,30 @@ func (t *Trust) Remove(ids ...envelope.Hash) {
 	}
 	clear(t.certs[len(kept):])
 	t.certs = kept
+	t.everCoord, t.everPriv = map[DeviceID]bool{}, map[DeviceID]bool{}
+	for _, e := range t.certs {
+		t.noteEver(e)
+	}
 	t.replay()
+}
+
+// noteEver records what e's membership says its device may ever be.
+func (t *Trust) noteEver(e *certEntry) {
+	var m *Membership
+	switch {
+	case e.c.Genesis != nil:
+		m = &e.c.Genesis.Founder
+	case e.c.Membership != nil:
+		m = e.c.Membership
+	default:
+		return
+	}
+	switch m.Role {
+	case RoleCoordinator:
+		t.everCoord[m.Device], t.everPriv[m.Device] = true, true
+	case RoleOrgAdmin:
+		t.everPriv[m.Device] = true
+	}
 }
 
 // slim returns c without the sealed key bytes of a grant, which Trust never
@@ -545,7 +592,9 @@ func (t *Trust) revocation(e *certEntry, issuer Membership) error {
 	if t.restsOn(e.author, r.Device, r.LastValidSeq) {
 		return notAllowed("the revocation would cut the certificates its own issuer's membership rests on: name the last envelope of the device you hold")
 	}
-	if target.m.Role == RoleCoordinator {
+	if target.m.Role == RoleCoordinator || t.everCoord[r.Device] {
+		// A device that is a coordinator anywhere in the set: a
+		// revocation dated before its promotion still needs the quorum.
 		return t.vote(e, issuer, r.Device)
 	}
 	t.cut(r.Device, Cut{Seq: r.LastValidSeq, Last: r.LastValid, By: e.author})
@@ -592,20 +641,30 @@ func (t *Trust) vote(e *certEntry, issuer Membership, target DeviceID) error {
 		return notAllowed("the last coordinator cannot be revoked or demoted: make another coordinator first")
 	}
 	need := min(2, len(others))
+	revoke := e.c.Revocation != nil
 	v := t.votes[target]
 	if v == nil {
-		v = map[ID16]*certEntry{}
+		v = map[voteKey]*certEntry{}
 		t.votes[target] = v
 	}
-	v[issuer.Person] = e
-	kind := func(x *certEntry) bool { return x.c.Revocation != nil }
-	n := 0
-	for _, x := range v {
-		if kind(x) == kind(e) {
-			n++
+	v[voteKey{issuer.Person, revoke}] = e
+	// Votes count while their voter is an active coordinator; two count
+	// only when neither voter's membership rests on the other (a
+	// coordinator cannot make up the second vote with a coordinator it
+	// admitted itself).
+	var voters []DeviceID
+	for k, x := range v {
+		if m, ok := t.active(x.author); k.revoke == revoke && ok && m.m.Role == RoleCoordinator {
+			voters = append(voters, x.author)
 		}
 	}
-	if n < need {
+	agreed := need == 1 && len(voters) >= 1
+	for i := 0; i < len(voters) && !agreed; i++ {
+		for j := i + 1; j < len(voters) && !agreed; j++ {
+			agreed = t.independent(voters[i], voters[j])
+		}
+	}
+	if !agreed {
 		return nil // a vote, kept until a second coordinator agrees
 	}
 	if r := e.c.Revocation; r != nil {
@@ -620,6 +679,33 @@ func (t *Trust) vote(e *certEntry, issuer Membership, target DeviceID) error {
 	return nil
 }
 
+// independent reports whether two coordinators' votes count as two: other
+// persons, and neither admitted (directly or through others) the other.
+func (t *Trust) independent(a, b DeviceID) bool {
+	ma, mb := t.members[a], t.members[b]
+	if ma == nil || mb == nil || ma.m.Person == mb.m.Person {
+		return false
+	}
+	return !t.admittedBy(a, b) && !t.admittedBy(b, a)
+}
+
+// admittedBy reports whether d's membership rests on one issued by by:
+// walking from d's membership to its issuer's, up to the founder.
+func (t *Trust) admittedBy(d, by DeviceID) bool {
+	seen := map[DeviceID]bool{d: true}
+	for {
+		m, ok := t.members[d]
+		if !ok || seen[m.issuer] {
+			return false
+		}
+		if m.issuer == by {
+			return true
+		}
+		d = m.issuer
+		seen[d] = true
+	}
+}
+
 func (t *Trust) keyGrant(e *certEntry, issuer Membership) error {
 	g := e.c.KeyGrant
 	switch issuer.Role {
@@ -630,6 +716,9 @@ func (t *Trust) keyGrant(e *certEntry, issuer Membership) error {
 		}
 	default:
 		return notAllowed("role %s cannot grant keys", issuer.Role)
+	}
+	if EpochOf(g.Commitment) != g.Epoch {
+		return notAllowed("epoch %x is not derived from its key commitment", g.Epoch[:6])
 	}
 	info, exists := t.epochs[g.Epoch]
 	if exists {
@@ -661,14 +750,16 @@ func (t *Trust) keyGrant(e *certEntry, issuer Membership) error {
 // Clone returns an independent copy of t.
 func (t *Trust) Clone() *Trust {
 	c := &Trust{community: t.community, genesis: t.genesis,
-		certs:    append([]*certEntry(nil), t.certs...),
-		byID:     make(map[envelope.Hash]*certEntry, len(t.byID)),
-		members:  make(map[DeviceID]*memberEntry, len(t.members)),
-		persons:  make(map[ID16][]DeviceID, len(t.persons)),
-		revoked:  make(map[DeviceID]Cut, len(t.revoked)),
-		epochs:   make(map[EpochID]EpochInfo, len(t.epochs)),
-		votes:    make(map[DeviceID]map[ID16]*certEntry, len(t.votes)),
-		verdicts: make(map[envelope.Hash]error, len(t.verdicts)),
+		certs:     append([]*certEntry(nil), t.certs...),
+		byID:      make(map[envelope.Hash]*certEntry, len(t.byID)),
+		members:   make(map[DeviceID]*memberEntry, len(t.members)),
+		persons:   make(map[ID16][]DeviceID, len(t.persons)),
+		revoked:   make(map[DeviceID]Cut, len(t.revoked)),
+		epochs:    make(map[EpochID]EpochInfo, len(t.epochs)),
+		votes:     make(map[DeviceID]map[voteKey]*certEntry, len(t.votes)),
+		everCoord: make(map[DeviceID]bool, len(t.everCoord)),
+		everPriv:  make(map[DeviceID]bool, len(t.everPriv)),
+		verdicts:  make(map[envelope.Hash]error, len(t.verdicts)),
 	}
 	for k, v := range t.byID {
 		c.byID[k] = v // entries are never changed in place
@@ -685,8 +776,14 @@ func (t *Trust) Clone() *Trust {
 	for k, v := range t.epochs {
 		c.epochs[k] = v
 	}
+	for k, v := range t.everCoord {
+		c.everCoord[k] = v
+	}
+	for k, v := range t.everPriv {
+		c.everPriv[k] = v
+	}
 	for k, v := range t.votes {
-		m := make(map[ID16]*certEntry, len(v))
+		m := make(map[voteKey]*certEntry, len(v))
 		for p, e := range v {
 			m[p] = e
 		}

@@ -101,11 +101,19 @@ func grantKey(t testing.TB, g crypto.GroupKey, scope crypto.Scope, org crypto.ID
 }
 
 func grant(t testing.TB, scope crypto.Scope, org crypto.ID16, to *crypto.Device) *crypto.Certificate {
-	g, err := crypto.NewGroupKey(cryptotest.Rand("trust grant " + to.Name + string(scope)))
+	g, err := crypto.NewScopedKey(cryptotest.Rand("trust grant "+to.Name+string(scope)), scope, org)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return grantKey(t, g, scope, org, to)
+}
+
+// forgedGrant grants key under another epoch's ID, as a modified client
+// would (NewKeyGrant refuses to).
+func forgedGrant(t testing.TB, epoch crypto.EpochID, key crypto.GroupKey, scope crypto.Scope, org crypto.ID16, to ...*crypto.Device) *crypto.Certificate {
+	c := grantKey(t, key, scope, org, to...)
+	c.KeyGrant.Epoch = epoch
+	return c
 }
 
 // fataler is what apply needs of a *testing.T or a *rapid.T.
@@ -425,10 +433,10 @@ func TestThreatCoordinatorCannotWipeCommunity(t *testing.T) {
 // checks its key against the epoch's commitment.
 func TestThreatOrgAdminCannotMintKeys(t *testing.T) {
 	c := newCommunity(t)
-	real, _ := crypto.NewGroupKey(cryptotest.Rand("real community key"))
+	real, _ := crypto.NewScopedKey(cryptotest.Rand("real community key"), crypto.ScopeCommunity, crypto.ID16{})
 	c.issue(t, c.founder, grantKey(t, real, crypto.ScopeCommunity, crypto.ID16{}, c.founder, c.adminA))
-	bogus := crypto.GroupKey{Epoch: real.Epoch, Key: [32]byte{1, 2, 3}}
-	s, err := c.try(c.adminB, grantKey(t, bogus, crypto.ScopeCommunity, crypto.ID16{}, c.memberA))
+	bogus, _ := crypto.NewScopedKey(cryptotest.Rand("bogus key"), crypto.ScopeCommunity, crypto.ID16{})
+	s, err := c.try(c.adminB, forgedGrant(t, real.Epoch, bogus, crypto.ScopeCommunity, crypto.ID16{}, c.memberA))
 	if !errors.Is(err, crypto.ErrNotAllowed) {
 		t.Errorf("a second key under the real epoch: got %v, want ErrNotAllowed", err)
 	}
@@ -460,7 +468,9 @@ func TestTrustOrderIndependence(t *testing.T) {
 	devs := []*crypto.Device{cryptotest.Device(t, "d0"), cryptotest.Device(t, "d1"), cryptotest.Device(t, "d2"), cryptotest.Device(t, "d3")}
 	roles := []crypto.Role{crypto.RoleMember, crypto.RoleOrgAdmin, crypto.RoleCoordinator, crypto.RoleRelay}
 	orgs := []crypto.ID16{orgA, orgB}
-	keys := []crypto.GroupKey{{Epoch: crypto.EpochID{1}, Key: [32]byte{1}}, {Epoch: crypto.EpochID{1}, Key: [32]byte{2}}, {Epoch: crypto.EpochID{2}, Key: [32]byte{3}}}
+	k1, _ := crypto.NewScopedKey(cryptotest.Rand("order key 1"), crypto.ScopeCommunity, crypto.ID16{})
+	k2, _ := crypto.NewScopedKey(cryptotest.Rand("order key 2"), crypto.ScopeCommunity, crypto.ID16{})
+	keys := []crypto.GroupKey{k1, k2, {Epoch: k1.Epoch, Key: k2.Key}} // the third, a second key under k1's epoch
 	rapid.Check(t, func(rt *rapid.T) {
 		ch := newChains(t)
 		issuers := append([]*crypto.Device{founder}, devs...)
@@ -483,7 +493,8 @@ func TestTrustOrderIndependence(t *testing.T) {
 					cert = &crypto.Certificate{Revocation: &crypto.Revocation{Device: d.ID()}}
 				}
 			case 3:
-				cert = grantKey(t, keys[rapid.IntRange(0, 2).Draw(rt, fmt.Sprint("key ", i))], crypto.ScopeCommunity, crypto.ID16{}, d)
+				k := keys[rapid.IntRange(0, 2).Draw(rt, fmt.Sprint("key ", i))]
+				cert = forgedGrant(t, k.Epoch, crypto.GroupKey{Epoch: crypto.EpochOf(crypto.KeyCommitment(crypto.ScopeCommunity, crypto.ID16{}, k)), Key: k.Key}, crypto.ScopeCommunity, crypto.ID16{}, d)
 			case 4: // a fork: the same place in by's chain again
 				pos, ok := ch.pos[by.ID()]
 				if !ok || pos.Seq < 3 {
@@ -548,4 +559,85 @@ func TestTrustOrderIndependence(t *testing.T) {
 			rt.Fatalf("state after %d certificates in another order:\n%s\nwant\n%s", len(all), got, want)
 		}
 	})
+}
+
+// TestThreatCoordinatorCannotMakeQuorumWithPuppet: one coordinator of three
+// admits a new coordinator of its own and, with it, revokes the founder;
+// the third never agrees. Two votes count only when neither voter admitted
+// the other.
+func TestThreatCoordinatorCannotMakeQuorumWithPuppet(t *testing.T) {
+	c := newCommunity(t)
+	third := cryptotest.Device(t, "coordinator 3")
+	c.issue(t, c.founder, member(third, orgA, crypto.RoleCoordinator))
+	puppet := cryptotest.Device(t, "puppet")
+	c.issue(t, c.coord, member(puppet, orgB, crypto.RoleCoordinator))
+	c.try(c.coord, revoke(c.founder, c.head(c.founder)))
+	c.try(puppet, revoke(c.founder, c.head(c.founder)))
+	if _, ok := c.tr.Revoked(c.founder.ID()); ok {
+		t.Errorf("coordinator 2 and a coordinator it admitted revoked the founder, without coordinator 3")
+	}
+	c.try(third, revoke(c.founder, c.head(c.founder)))
+	if _, ok := c.tr.Revoked(c.founder.ID()); !ok {
+		t.Errorf("coordinator 3 agreed: the founder is still not revoked")
+	}
+}
+
+// TestThreatBackdatedRevocationNeedsQuorum: a coordinator dates its
+// revocation of a coordinator before that device's promotion, when it was
+// a member; it still needs the quorum.
+func TestThreatBackdatedRevocationNeedsQuorum(t *testing.T) {
+	c := newCommunity(t)
+	x := cryptotest.Device(t, "x")
+	c.issue(t, c.founder, member(x, orgA, crypto.RoleMember))
+	c.clock += 10
+	c.issue(t, c.founder, member(x, orgA, crypto.RoleCoordinator)) // three coordinator persons now
+	s := c.ch.issue(c.coord, &crypto.Certificate{Revocation: &crypto.Revocation{Device: x.ID()}}, c.clock-5)
+	c.tr.Add(s.h, s.c)
+	if _, ok := c.tr.Revoked(x.ID()); ok {
+		t.Errorf("one of three coordinators revoked coordinator x alone, by dating the revocation before x's promotion")
+	}
+}
+
+// TestThreatOrgAdminCannotSquatEpoch: an org admin claims the ID of a
+// community epoch a coordinator just created, as an organisation epoch of
+// its own, dated just before it. An epoch ID derives from its key
+// commitment, so the claim is inert.
+func TestThreatOrgAdminCannotSquatEpoch(t *testing.T) {
+	c := newCommunity(t)
+	c.clock += 50
+	real, _ := crypto.NewScopedKey(cryptotest.Rand("real community key 2"), crypto.ScopeCommunity, crypto.ID16{})
+	gr := c.issue(t, c.founder, grantKey(t, real, crypto.ScopeCommunity, crypto.ID16{}, c.founder, c.adminA, c.memberA))
+	bogus, _ := crypto.NewScopedKey(cryptotest.Rand("squatter"), crypto.ScopeOrg, orgA)
+	s := c.ch.issue(c.adminA, forgedGrant(t, real.Epoch, bogus, crypto.ScopeOrg, orgA, c.adminA, c.memberA), gr.h.Clock-1)
+	c.tr.Add(s.h, s.c)
+	info, ok := c.tr.Epoch(real.Epoch)
+	if !ok || info.Scope != crypto.ScopeCommunity || c.tr.Verdict(gr.h.ID()) != nil {
+		t.Errorf("the coordinator's community epoch is now %+v (ok %v); its grant: %v", info, ok, c.tr.Verdict(gr.h.ID()))
+	}
+	if err := c.tr.Verdict(s.h.ID()); !errors.Is(err, crypto.ErrNotAllowed) {
+		t.Errorf("the squatting grant: %v, want ErrNotAllowed", err)
+	}
+}
+
+// TestTrustInertCertificatesStayCheap: a member writing certificates it may
+// never write (revocations, out of order) does not make each one replay the
+// whole set: they are inert wherever they sort.
+func TestTrustInertCertificatesStayCheap(t *testing.T) {
+	c := newCommunity(t)
+	for i := range 200 {
+		s := c.ch.issue(c.memberA, &crypto.Certificate{Revocation: &crypto.Revocation{Device: c.adminA.ID()}}, uint64(50+i))
+		if err := verdict(c.tr, s); !errors.Is(err, crypto.ErrNotAllowed) {
+			t.Fatalf("a member's revocation: %v, want ErrNotAllowed", err)
+		}
+	}
+	ref := crypto.NewTrust(envelope.Hash{})
+	var hs []*envelope.Header
+	var cs []*crypto.Certificate
+	for _, s := range c.all {
+		hs, cs = append(hs, s.h), append(cs, s.c)
+	}
+	ref.AddAll(hs, cs)
+	if !reflect.DeepEqual(ref.Members(), c.tr.Members()) {
+		t.Errorf("members differ from a replay of the set")
+	}
 }

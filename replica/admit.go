@@ -386,6 +386,12 @@ func (s *Store) commit(batch []*writeReq) {
 				s.wakeN++
 			}
 		}
+		if old, ok := s.pending[id]; ok && old.reason == ReasonNoMembership {
+			s.heldUnknown, s.heldUnknownBytes = s.heldUnknown-1, s.heldUnknownBytes-old.size
+		}
+		if p != nil && p.reason == ReasonNoMembership {
+			s.heldUnknown, s.heldUnknownBytes = s.heldUnknown+1, s.heldUnknownBytes+p.size
+		}
 		if old, ok := s.pending[id]; ok {
 			s.heldBy[old.reason]--
 			if s.heldBy[old.reason] == 0 {
@@ -519,6 +525,21 @@ func (a *admitter) account(p *pendingEnvelope, sign int) {
 	a.heldBytes += int64(sign) * p.size
 }
 
+// unknownHeld returns how many envelopes, and how many bytes, wait for
+// their author's membership, this commit's changes included.
+func (a *admitter) unknownHeld() (int, int64) {
+	n, bytes := a.s.heldUnknown, a.s.heldUnknownBytes
+	for id, p := range a.over {
+		if old, ok := a.base[id]; ok && old.reason == ReasonNoMembership {
+			n, bytes = n-1, bytes-old.size
+		}
+		if p != nil && p.reason == ReasonNoMembership {
+			n, bytes = n+1, bytes+p.size
+		}
+	}
+	return n, bytes
+}
+
 // authorHeld returns what one author has held, this commit's changes included.
 func (a *admitter) authorHeld(d crypto.DeviceID) authorHeld {
 	h := a.s.heldByAuthor[d]
@@ -553,6 +574,15 @@ func (a *admitter) budget(p *pendingEnvelope, replacing bool) error {
 		return fmt.Errorf("too many envelopes of device %x waiting (%d)", p.c.env.Header.Author[:6], cfg.MaxPendingPerAuthor)
 	case ah.bytes+p.size > cfg.MaxPendingBytesPerAuthor:
 		return fmt.Errorf("envelopes of device %x waiting hold %d bytes, the budget is %d", p.c.env.Header.Author[:6], ah.bytes, cfg.MaxPendingBytesPerAuthor)
+	}
+	if p.reason == ReasonNoMembership {
+		// Devices not (yet) members are cheap to make: together they
+		// get a tenth of the budgets, so that they cannot crowd out the
+		// members' envelopes.
+		n, bytes := a.unknownHeld()
+		if n+1 > cfg.MaxPending/10 || bytes+p.size > cfg.MaxPendingBytes/10 {
+			return fmt.Errorf("too many envelopes of devices not known as members waiting (%d, %d bytes)", n, bytes)
+		}
 	}
 	return nil
 }
@@ -790,7 +820,7 @@ func (a *admitter) resolveAnchors() error {
 			continue // the chain down from the cut is not all here yet
 		}
 		low := seg[len(seg)-1].c.env.Header.Seq
-		if err := truncateChain(a.tx, author, low-1); err != nil {
+		if err := a.truncate(author, low-1); err != nil {
 			return err
 		}
 		if a.proven == nil {
@@ -813,26 +843,49 @@ func (a *admitter) anyHeld(r Reason) bool {
 	return false
 }
 
-// truncateChain removes an author's stored envelopes after seq keep.
-func truncateChain(tx *bolt.Tx, author crypto.DeviceID, keep uint64) error {
+// truncate removes an author's stored envelopes after seq keep, and their
+// certificates from the trust state.
+func (a *admitter) truncate(author crypto.DeviceID, keep uint64) error {
+	certs, err := truncateChain(a.tx, author, keep)
+	if err != nil {
+		return err
+	}
+	if len(certs) > 0 {
+		a.ownTrust().Remove(certs...)
+	}
+	a.revoked = true
+	return nil
+}
+
+// truncateChain removes an author's stored envelopes after seq keep. It
+// returns the IDs of the certificates removed: the caller takes them out
+// of the trust state.
+func truncateChain(tx *bolt.Tx, author crypto.DeviceID, keep uint64) ([]envelope.Hash, error) {
 	v := tx.Bucket(bAuthors).Get(author[:])
 	if len(v) < 8 {
-		return nil
+		return nil, nil
 	}
 	head := binary.BigEndian.Uint64(v)
+	var certs []envelope.Hash
 	for seq := head; seq > keep; seq-- {
+		id := tx.Bucket(bChains).Get(chainKey(author, seq))
+		if hv := tx.Bucket(bHeaders).Get(id); len(hv) > 8 {
+			if h, err := decodeStoredHeader(hv); err == nil && h.Class == envelope.ClassCertificate {
+				certs = append(certs, envelope.Hash(id))
+			}
+		}
 		if err := deleteEnvelope(tx, author, seq); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if head <= keep {
-		return nil
+		return nil, nil
 	}
 	if keep == 0 {
-		return tx.Bucket(bAuthors).Delete(author[:])
+		return certs, tx.Bucket(bAuthors).Delete(author[:])
 	}
 	id := tx.Bucket(bChains).Get(chainKey(author, keep))
-	return tx.Bucket(bAuthors).Put(author[:], append(binary.BigEndian.AppendUint64(nil, keep), id...))
+	return certs, tx.Bucket(bAuthors).Put(author[:], append(binary.BigEndian.AppendUint64(nil, keep), id...))
 }
 
 // check decides c's fate. A nil error means admit.
@@ -955,10 +1008,9 @@ func (a *admitter) checkChain(h *envelope.Header, id envelope.Hash, hb []byte) (
 					}
 				}
 			}
-			if err := truncateChain(a.tx, crypto.DeviceID(h.Author), h.Seq-1); err != nil {
+			if err := a.truncate(crypto.DeviceID(h.Author), h.Seq-1); err != nil {
 				return ReasonEquivocation, err
 			}
-			a.revoked = true
 		}
 		return ReasonEquivocation, fmt.Errorf("device %x wrote two different envelopes at sequence %d", h.Author[:6], h.Seq)
 	}
@@ -1197,19 +1249,13 @@ func purge(tx *bolt.Tx, t *crypto.Trust) (int, error) {
 			} else if last, ok := t.Revoked(ah.Author); ok && last < keep {
 				keep = last
 			}
-			for seq := keep + 1; seq <= ah.Seq; seq++ {
-				id := tx.Bucket(bChains).Get(chainKey(ah.Author, seq))
-				if v := tx.Bucket(bHeaders).Get(id); len(v) > 8 {
-					if h, err := decodeStoredHeader(v); err == nil && h.Class == envelope.ClassCertificate {
-						certs = append(certs, envelope.Hash(id))
-					}
-				}
-			}
 			if keep < ah.Seq {
 				n += int(ah.Seq - keep)
-				if err := truncateChain(tx, ah.Author, keep); err != nil {
+				removed, err := truncateChain(tx, ah.Author, keep)
+				if err != nil {
 					return total, err
 				}
+				certs = append(certs, removed...)
 			}
 		}
 		total += n

@@ -863,16 +863,25 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 		}
 		st.Admitted += len(res.Admitted) + len(res.Filled)
 		st.Refused += len(res.Refused)
+		var byID map[envelope.Hash]*envelope.Header
 		for _, r := range res.Refused {
 			if r.Reason == ReasonEquivocation {
 				st.Forks++
-				for _, e := range envs {
-					if a := e.Header.Author; e.ID() == r.ID && s.forkedBy(a[:], e.Header.Seq) {
-						if st.frozen == nil {
-							st.frozen = map[crypto.DeviceID]bool{}
-						}
-						st.frozen[crypto.DeviceID(a)] = true
+				if byID == nil {
+					byID = make(map[envelope.Hash]*envelope.Header, len(envs))
+					for _, e := range envs {
+						byID[e.ID()] = e.Header
 					}
+				}
+				h := byID[r.ID]
+				if h == nil || st.frozen[crypto.DeviceID(h.Author)] {
+					continue
+				}
+				if a := h.Author; s.forkedBy(a[:], h.Seq) {
+					if st.frozen == nil {
+						st.frozen = map[crypto.DeviceID]bool{}
+					}
+					st.frozen[crypto.DeviceID(a)] = true
 				}
 			}
 			if SenderAtFault(r.Reason) {

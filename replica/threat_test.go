@@ -196,3 +196,46 @@ func BenchmarkCommitUnderHeldFlood(b *testing.B) {
 		})
 	}
 }
+
+// TestForkTakesItsCertificatesOutOfTrust: a coordinator's chain forks, one
+// branch admitting a coordinator. Whichever branch a store learnt first,
+// freezing the chain before the fork takes that certificate out of the
+// trust state: two stores with the same envelopes agree, and each agrees
+// with itself after a restart.
+func TestForkTakesItsCertificatesOutOfTrust(t *testing.T) {
+	c := replicatest.New(t, "forkcert")
+	alice, ma := c.Join("alice", "venue", crypto.RoleMember)
+	evil := c.Device("evil", "venue")
+	pos := c.Founder.Pos
+	a := c.Founder.Admit(evil, crypto.RoleCoordinator) // branch A at seq 3
+	b := c.Founder.PostAt(pos, c.Clock(), "branch B")  // branch B at seq 3
+	e1 := evil.Post("evil writes")
+
+	cfg1 := replicatest.Config(t, alice.ID(), nil)
+	s1 := replicatest.Open(t, cfg1)
+	replicatest.Add(t, s1, c.Genesis, ma, a)
+	replicatest.Add(t, s1, b)
+	replicatest.Add(t, s1, e1)
+	s2 := replicatest.Open(t, replicatest.Config(t, alice.ID(), nil))
+	replicatest.Add(t, s2, c.Genesis, ma, b)
+	replicatest.Add(t, s2, a)
+	replicatest.Add(t, s2, e1)
+	_, in1 := s1.Trust().Member(evil.ID())
+	_, in2 := s2.Trust().Member(evil.ID())
+	t.Logf("evil member: s1 %v s2 %v; digests equal %v", in1, in2, s1.Digest() == s2.Digest())
+	if in1 != in2 {
+		t.Errorf("same envelopes, different trust: evil is a member on s1=%v s2=%v", in1, in2)
+	}
+	if s1.Digest() != s2.Digest() {
+		t.Errorf("same envelopes, different digests")
+	}
+	s1.Close()
+	r1, err := replica.Open(cfg1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r1.Close()
+	if _, in := r1.Trust().Member(evil.ID()); in != in1 {
+		t.Errorf("s1's trust changes on restart: before %v after %v", in1, in)
+	}
+}
