@@ -181,6 +181,11 @@ func (t *Trust) Cut(d DeviceID) (Cut, bool) {
 	return c, ok
 }
 
+// MayEverIssue reports whether some membership in the set makes d a
+// coordinator or an org admin: if none does, no certificate of d can take
+// effect wherever it sorts, and a store need not keep it.
+func (t *Trust) MayEverIssue(d DeviceID) bool { return t.everPriv[d] }
+
 // Quorum returns, for changing or revoking a coordinator device, how many
 // coordinators (persons) have revoked it so far and how many must; need is
 // 0 when the device is the last coordinator (it cannot be revoked).

@@ -931,6 +931,13 @@ func (a *admitter) check(c *checked) (Reason, error) {
 		}
 		return ReasonNotMember, err
 	}
+	if cert != nil && !a.trust.MayEverIssue(crypto.DeviceID(h.Author)) {
+		// No membership in the set lets its author issue certificates:
+		// not kept (once one does, the author's next sync offers it
+		// again). A member writing them cannot grow every peer's trust
+		// state.
+		return ReasonNotAllowed, fmt.Errorf("%w: device %x is not a coordinator or an org admin", crypto.ErrNotAllowed, h.Author[:6])
+	}
 	if reason, err := a.checkChain(h, id, c.hb); err != nil {
 		// A revoked device's chain up to its cut is the one that leads to
 		// the header its revocation names: an envelope that forks from

@@ -41,7 +41,7 @@ func TestRefused(t *testing.T) {
 		}, replica.ReasonCertificate},
 		{"member issues a membership", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.alice.Admit(f.c.Device("carol", "venue"), crypto.RoleMember)
-		}, replica.ReasonInert},
+		}, replica.ReasonNotAllowed}, // never privileged: not even kept
 		{"org admin issues a membership for another org", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.admin.Admit(f.c.Device("carol", "power"), crypto.RoleMember)
 		}, replica.ReasonInert},
@@ -53,7 +53,7 @@ func TestRefused(t *testing.T) {
 		}, replica.ReasonInert},
 		{"member revokes", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.alice.Revoke(f.bob, 0)
-		}, replica.ReasonInert},
+		}, replica.ReasonNotAllowed}, // never privileged: not even kept
 		{"coordinator revokes itself", func(t *testing.T, f *fixture) *envelope.Envelope {
 			return f.coord.Revoke(f.coord, 0)
 		}, replica.ReasonInert},

@@ -239,3 +239,38 @@ func TestForkTakesItsCertificatesOutOfTrust(t *testing.T) {
 		t.Errorf("s1's trust changes on restart: before %v after %v", in1, in)
 	}
 }
+
+// TestThreatMemberCertificatesAreNotKept: a plain member writes
+// certificates (revocations of the coordinators, memberships) as fast as
+// it can. None is kept, none takes effect, and the trust state does not
+// grow, so every commit stays as cheap as before.
+func TestThreatMemberCertificatesAreNotKept(t *testing.T) {
+	c := replicatest.New(t, "member certs")
+	alice, ma := c.Join("alice", "venue", crypto.RoleMember)
+	mallory, mm := c.Join("mallory", "venue", crypto.RoleMember)
+	st := replicatest.Open(t, replicatest.Config(t, alice.ID(), nil))
+	defer st.Close()
+	replicatest.Add(t, st, c.Genesis, ma, mm)
+	members := st.Trust().Members()
+	for i := range 300 {
+		var e *envelope.Envelope
+		if i%2 == 0 {
+			e = mallory.Revoke(c.Founder, 1)
+		} else {
+			e = mallory.Admit(c.Device(fmt.Sprint("puppet ", i), "venue"), crypto.RoleCoordinator)
+		}
+		st.Add(e)
+	}
+	if got := st.Refusals()[replica.ReasonNotAllowed]; got == 0 {
+		t.Errorf("no certificate of the member was refused")
+	}
+	if got := st.Trust().Members(); len(got) != len(members) {
+		t.Errorf("members: %d, want %d", len(got), len(members))
+	}
+	if _, revoked := st.Trust().Revoked(c.Founder.ID()); revoked {
+		t.Errorf("a member revoked the founder")
+	}
+	if h := st.Head(mallory.ID()); h.Seq != 0 {
+		t.Errorf("the member's certificates are stored: head %d", h.Seq)
+	}
+}
