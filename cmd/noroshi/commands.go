@@ -908,10 +908,12 @@ func (c *cli) exportCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export --out FILE",
 		Short: "Write every envelope this device holds to a bundle file, for an air gap",
-		Long: `export writes a bundle: this device's envelopes, encrypted to the community
-key, for carrying to a device that cannot sync (USB stick, air gap). TLP:RED
-payloads stay sealed to their recipients: an importing device keeps them only
-if it is one of them.`,
+		Long: `export writes a bundle: this device's envelopes, for carrying to a device
+that cannot sync (USB stick, air gap). The certificates and key grants open
+with any community key a member ever held, so a member that only receives
+bundles crosses a revocation; the records are encrypted to the current
+community key. TLP:RED payloads stay sealed to their recipients: an
+importing device keeps them only if it is one of them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if out == "" {
