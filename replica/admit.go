@@ -928,6 +928,8 @@ func (a *admitter) check(c *checked) (Reason, error) {
 				return ReasonRevoked, err
 			}
 			return ReasonNoMembership, err
+		case errors.Is(err, crypto.ErrNotAllowed):
+			return ReasonNotAllowed, err
 		}
 		return ReasonNotMember, err
 	}

@@ -274,3 +274,30 @@ func TestThreatMemberCertificatesAreNotKept(t *testing.T) {
 		t.Errorf("the member's certificates are stored: head %d", h.Seq)
 	}
 }
+
+// TestThreatRelayWritesNothing: a relay holds a membership and a transport
+// key, and signs envelopes of every class with its own key: posts (a
+// renamed profile would be one), certificates, retractions. Every peer
+// refuses them all, as not allowed.
+func TestThreatRelayWritesNothing(t *testing.T) {
+	c := replicatest.New(t, "relay writes")
+	alice, ma := c.Join("alice", "venue", crypto.RoleMember)
+	relay, mr := c.Join("relay", "venue", crypto.RoleRelay)
+	a1 := alice.Post("alice 1")
+	st := replicatest.Open(t, replicatest.Config(t, alice.ID(), nil))
+	defer st.Close()
+	replicatest.Add(t, st, c.Genesis, ma, mr, a1)
+	for _, e := range []*envelope.Envelope{
+		relay.Post("alice is now called Bob"),
+		relay.Admit(c.Device("ghost", "venue"), crypto.RoleMember),
+		relay.Retract(a1.ID()),
+	} {
+		res := replicatest.Add(t, st, e)
+		if len(res.Refused) != 1 || res.Refused[0].Reason != replica.ReasonNotAllowed {
+			t.Errorf("the relay's envelope seq %d: admitted %d, refused %+v; want refused as not allowed", e.Header.Seq, len(res.Admitted), res.Refused)
+		}
+	}
+	if h := st.Head(relay.ID()); h.Seq != 0 {
+		t.Errorf("the relay's chain is stored up to %d", h.Seq)
+	}
+}
