@@ -300,6 +300,9 @@ func (s *state) memberList() []Member {
 		} else if rank(m.Role) > rank(mem.Role) || allRevoked(mem) {
 			mem.Role = m.Role
 		}
+		if have, _ := s.trust.Quorum(m.Device); have > 0 && !d.Revoked {
+			d.AwaitingQuorum = true
+		}
 		mem.Devices = append(mem.Devices, d)
 	}
 	out := make([]Member, 0, len(byPerson))

@@ -166,6 +166,9 @@ func (v *directoryView) memberRow(ev event, m app.Member) fyne.CanvasObject {
 		if d.Revoked {
 			line += " · " + Tf("directory.revoked", d.RevokeReason)
 		}
+		if d.AwaitingQuorum {
+			line += " · " + T("directory.revoke_waiting")
+		}
 		l := widget.NewLabel(line)
 		l.Truncation = fyne.TextTruncateEllipsis
 		var right fyne.CanvasObject
@@ -192,11 +195,17 @@ func (v *directoryView) askRevoke(name, device string) {
 	reason.SetPlaceHolder(T("directory.revoke_reason"))
 	content := container.NewVBox(wrapLabelSized(Tf("directory.revoke_warning", name, short(device)), 480), reason)
 	newConfirmDialog(v.u, T("directory.revoke_title"), content, func() {
-		if _, err := v.u.a.Revoke(device, reason.Text); err != nil {
+		d, err := v.u.a.Revoke(device, reason.Text)
+		if err != nil {
 			v.u.showErr(err)
 			return
 		}
 		v.u.refresh()
+		if d.AwaitingQuorum {
+			// A coordinator's device: this revocation is a vote until a
+			// second coordinator agrees.
+			v.u.showInfo(T("directory.revoke_waiting"), Tf("directory.revoke_awaiting", name, short(device)))
+		}
 	}).Show()
 }
 

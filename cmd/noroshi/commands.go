@@ -330,6 +330,9 @@ func (c *cli) memberCmd() *cobra.Command {
 							if d.RevokedBy != "" {
 								by = append(by, "revoked by "+d.RevokedBy)
 							}
+							if d.AwaitingQuorum {
+								by = append(by, "revocation waiting for a second coordinator")
+							}
 							if len(by) > 0 {
 								fmt.Fprintf(w, "      %s\n", strings.Join(by, "; "))
 							}
