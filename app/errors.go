@@ -16,4 +16,8 @@ var (
 	ErrTooLarge     = errors.New("too large")
 	ErrNotForDevice = errors.New("this invite is not for this device")
 	ErrRetracted    = errors.New("retracted")
+	// ErrAwaitingQuorum says that what was asked is recorded, as this
+	// coordinator's agreement, and takes effect when a second coordinator
+	// agrees (making or removing a coordinator). Nothing else is wrong.
+	ErrAwaitingQuorum = errors.New("waiting for a second coordinator")
 )

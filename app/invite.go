@@ -293,7 +293,16 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 	if endorsed != nil {
 		ms = endorsed
 	}
-	builders := []builder{a.cert(&crypto.Certificate{Membership: ms})}
+	// The membership first: for a new coordinator where two coordinators
+	// exist it is this coordinator's agreement only, and the keys are
+	// granted by the second, whose invite admits the device.
+	if _, err := a.write(a.cert(&crypto.Certificate{Membership: ms})); err != nil {
+		return nil, Member{}, err
+	}
+	if _, ok := a.store.Trust().Member(req.Device); !ok {
+		return nil, Member{}, fmt.Errorf("%w: a new coordinator takes two coordinators; your agreement is recorded: another coordinator runs `noroshi invite --request FILE --role coordinator` with the same request, and that invite admits the device", ErrAwaitingQuorum)
+	}
+	var builders []builder
 	for _, kg := range grants {
 		builders = append(builders, a.cert(&crypto.Certificate{KeyGrant: kg}))
 	}

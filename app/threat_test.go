@@ -206,9 +206,31 @@ func TestThreatOrgAdminCannotMintCommunityKey(t *testing.T) {
 func TestThreatCoordinatorCannotWipeStores(t *testing.T) {
 	c := newCommunity(t)
 	deputy := c.join(t, "Deputy Duty Officer", "Coordination Centre", crypto.RoleCoordinator)
-	third := c.join(t, "Night Duty Officer", "Coordination Centre", crypto.RoleCoordinator)
-	c.all = append(c.all, deputy, third)
+	// A third coordinator takes two: the centre's agreement, then the
+	// deputy's invite.
+	third := openNew(t, c.clock, "Night Duty Officer")
+	req, err := third.JoinRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.all = append(c.all, deputy)
 	c.sync(t)
+	if _, _, err := c.centre.Invite(req, InviteOptions{Org: "Coordination Centre", Role: crypto.RoleCoordinator}); !errors.Is(err, ErrAwaitingQuorum) {
+		t.Fatalf("the first coordinator's invite of a third: %v, want ErrAwaitingQuorum", err)
+	}
+	c.sync(t)
+	inv, _, err := deputy.Invite(req, InviteOptions{Org: "Coordination Centre", Role: crypto.RoleCoordinator})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := third.Join(inv); err != nil {
+		t.Fatal(err)
+	}
+	c.all = append(c.all, third)
+	c.sync(t)
+	if m, err := third.me(); err != nil || m.Role != crypto.RoleCoordinator {
+		t.Fatalf("the third coordinator: %+v %v", m, err)
+	}
 	before := len(envelopes(t, c.rail))
 
 	wipe := forgeCert(t, deputy, &crypto.Certificate{Revocation: &crypto.Revocation{Device: c.centre.dev.ID()}})

@@ -33,20 +33,22 @@ var (
 // functions it calls:
 //
 //	genesis                        the founder, once, at sequence 1 of its chain
-//	membership, new person         coordinator: any organisation and role; org admin: own organisation, member or org admin; Person = PersonOf(Device)
+//	membership, new person         coordinator: any organisation and role (a new coordinator with a quorum); org admin: own organisation, member or org admin; Person = PersonOf(Device)
 //	membership, existing person    coordinator; org admin of that person's organisation with an Endorsement by one of the person's active devices
-//	membership, existing device    coordinator (a coordinator's role changed only with a quorum); org admin: own organisation's members and org admins; same person and recipient always
+//	membership, existing device    coordinator (a device made or unmade a coordinator only with a quorum, but a coordinator's own new device); org admin: own organisation's members and org admins; same person and recipient always
 //	revocation                     coordinator; of a coordinator only with a quorum; never the last coordinator; never the founder's genesis nor the revoker's own membership
 //	key epoch, community/transport created by a coordinator; re-granted (same commitment) by coordinators and org admins
 //	key epoch, organisation        created by a coordinator or an org admin of that organisation; re-granted likewise
 //	key grant                      to active members only; a relay only the transport key; an organisation's key only inside it and to coordinators
 //	anything                       relays: nothing; a revoked device: nothing after its last valid header
 //
-// The quorum for a coordinator target (revocation or demotion): revocations
-// (or demoting memberships) from min(2, P) distinct persons, where P counts
-// the persons other than the target's that hold an active coordinator
-// device; the one that completes the quorum names the cut (or the new
-// membership). P = 0 means the target is the last coordinator: refused.
+// The quorum to make, change or revoke a coordinator (any device that is a
+// coordinator anywhere in the set): matching certificates from min(2, P)
+// distinct persons that are active coordinators, where P counts the persons
+// other than the target's that hold an active coordinator device; the one
+// that completes the quorum names the cut (or the membership). P = 0: the
+// target's own person alone, if it keeps another coordinator device; else
+// the target is the last coordinator, and is refused.
 type Trust struct {
 	community envelope.Hash
 	certs     []*certEntry // every certificate, in canonical order
@@ -194,18 +196,12 @@ func (t *Trust) Quorum(target DeviceID) (have, need int) {
 	if !ok || (tm.m.Role != RoleCoordinator && !t.everCoord[target]) {
 		return 0, 1
 	}
-	others := map[ID16]bool{}
-	for d, m := range t.members {
-		if _, r := t.revoked[d]; !r && m.m.Role == RoleCoordinator && m.m.Person != tm.m.Person {
-			others[m.m.Person] = true
-		}
-	}
 	for k := range t.votes[target] {
 		if k.revoke {
 			have++
 		}
 	}
-	return have, min(2, len(others))
+	return have, t.need(target, tm.m.Person)
 }
 
 // Voted reports whether person p has revoked target, waiting for a quorum.
@@ -520,6 +516,12 @@ func (t *Trust) membership(e *certEntry, issuer Membership) error {
 		if exists && cur.m.Role == RoleCoordinator && (m.Role != RoleCoordinator || m.Org != cur.m.Org || m.Person != cur.m.Person) {
 			return t.vote(e, issuer, m.Device)
 		}
+		if m.Role == RoleCoordinator && (!exists || cur.m.Role != RoleCoordinator) && !t.samePersonCoordinator(m) {
+			// A new coordinator takes the same quorum as removing one:
+			// otherwise one coordinator would make up the second vote
+			// with a coordinator of its own.
+			return t.vote(e, issuer, m.Device)
+		}
 	case RoleOrgAdmin:
 		switch {
 		case m.Org != issuer.Org || (m.Role != RoleMember && m.Role != RoleOrgAdmin):
@@ -635,41 +637,32 @@ func (t *Trust) cut(d DeviceID, c Cut) {
 // vote records a coordinator's revocation or demotion of a coordinator
 // device, and applies it once the quorum is reached.
 func (t *Trust) vote(e *certEntry, issuer Membership, target DeviceID) error {
-	tm := t.members[target]
-	others := map[ID16]bool{}
-	for d, m := range t.members {
-		if _, r := t.revoked[d]; !r && m.m.Role == RoleCoordinator && m.m.Person != tm.m.Person {
-			others[m.m.Person] = true
-		}
+	revoke := e.c.Revocation != nil
+	var person ID16
+	if tm, ok := t.members[target]; ok {
+		person = tm.m.Person
+	} else if m := e.c.Membership; m != nil {
+		person = m.Person // a new device
 	}
-	if len(others) == 0 {
+	need := t.need(target, person)
+	if need == 0 {
 		return notAllowed("the last coordinator cannot be revoked or demoted: make another coordinator first")
 	}
-	need := min(2, len(others))
-	revoke := e.c.Revocation != nil
 	v := t.votes[target]
 	if v == nil {
 		v = map[voteKey]*certEntry{}
 		t.votes[target] = v
 	}
 	v[voteKey{issuer.Person, revoke}] = e
-	// Votes count while their voter is an active coordinator; two count
-	// only when neither voter's membership rests on the other (a
-	// coordinator cannot make up the second vote with a coordinator it
-	// admitted itself).
-	var voters []DeviceID
+	// Votes count while their voter is an active coordinator, one per
+	// person.
+	persons := map[ID16]bool{}
 	for k, x := range v {
 		if m, ok := t.active(x.author); k.revoke == revoke && ok && m.m.Role == RoleCoordinator {
-			voters = append(voters, x.author)
+			persons[k.person] = true
 		}
 	}
-	agreed := need == 1 && len(voters) >= 1
-	for i := 0; i < len(voters) && !agreed; i++ {
-		for j := i + 1; j < len(voters) && !agreed; j++ {
-			agreed = t.independent(voters[i], voters[j])
-		}
-	}
-	if !agreed {
+	if len(persons) < need {
 		return nil // a vote, kept until a second coordinator agrees
 	}
 	if r := e.c.Revocation; r != nil {
@@ -684,31 +677,44 @@ func (t *Trust) vote(e *certEntry, issuer Membership, target DeviceID) error {
 	return nil
 }
 
-// independent reports whether two coordinators' votes count as two: other
-// persons, and neither admitted (directly or through others) the other.
-func (t *Trust) independent(a, b DeviceID) bool {
-	ma, mb := t.members[a], t.members[b]
-	if ma == nil || mb == nil || ma.m.Person == mb.m.Person {
-		return false
+// need returns how many coordinators (persons) must agree to revoke or
+// change the coordinator device target of person, or to make target a
+// coordinator: two where two others exist, else one; 0 when no one may
+// (the target is the last coordinator). The target's person counts when
+// it keeps another coordinator device: a coordinator revokes its own lost
+// laptop.
+func (t *Trust) need(target DeviceID, person ID16) int {
+	others := map[ID16]bool{}
+	own := false
+	for d, m := range t.members {
+		if _, r := t.revoked[d]; r || m.m.Role != RoleCoordinator || d == target {
+			continue
+		}
+		if m.m.Person == person {
+			own = true
+		} else {
+			others[m.m.Person] = true
+		}
 	}
-	return !t.admittedBy(a, b) && !t.admittedBy(b, a)
+	switch {
+	case len(others) > 0:
+		return min(2, len(others))
+	case own:
+		return 1
+	}
+	return 0
 }
 
-// admittedBy reports whether d's membership rests on one issued by by:
-// walking from d's membership to its issuer's, up to the founder.
-func (t *Trust) admittedBy(d, by DeviceID) bool {
-	seen := map[DeviceID]bool{d: true}
-	for {
-		m, ok := t.members[d]
-		if !ok || seen[m.issuer] {
-			return false
-		}
-		if m.issuer == by {
+// samePersonCoordinator reports whether m makes a coordinator of another
+// device of a person who is a coordinator already (a coordinator's new
+// laptop): no new coordinator person, no quorum.
+func (t *Trust) samePersonCoordinator(m Membership) bool {
+	for _, d := range t.persons[m.Person] {
+		if x, ok := t.active(d); ok && d != m.Device && x.m.Role == RoleCoordinator {
 			return true
 		}
-		d = m.issuer
-		seen[d] = true
 	}
+	return false
 }
 
 func (t *Trust) keyGrant(e *certEntry, issuer Membership) error {

@@ -401,7 +401,8 @@ func TestThreatCoordinatorCannotWipeCommunity(t *testing.T) {
 	// Three coordinators: two must agree.
 	c = newCommunity(t)
 	third := cryptotest.Device(t, "coordinator 3")
-	c.issue(t, c.founder, member(third, orgA, crypto.RoleCoordinator))
+	c.issue(t, c.founder, member(third, orgA, crypto.RoleCoordinator)) // a vote
+	c.issue(t, c.coord, member(third, orgA, crypto.RoleCoordinator))   // the second: a coordinator
 	c.try(c.coord, revoke(c.founder, c.head(c.founder)))
 	if _, ok := c.tr.Revoked(c.founder.ID()); ok {
 		t.Errorf("one of three coordinators revoked the founder alone")
@@ -563,14 +564,18 @@ func TestTrustOrderIndependence(t *testing.T) {
 
 // TestThreatCoordinatorCannotMakeQuorumWithPuppet: one coordinator of three
 // admits a new coordinator of its own and, with it, revokes the founder;
-// the third never agrees. Two votes count only when neither voter admitted
-// the other.
+// the third never agrees. Making a coordinator takes the same quorum as
+// revoking one.
 func TestThreatCoordinatorCannotMakeQuorumWithPuppet(t *testing.T) {
 	c := newCommunity(t)
 	third := cryptotest.Device(t, "coordinator 3")
-	c.issue(t, c.founder, member(third, orgA, crypto.RoleCoordinator))
+	c.issue(t, c.founder, member(third, orgA, crypto.RoleCoordinator)) // a vote
+	c.issue(t, c.coord, member(third, orgA, crypto.RoleCoordinator))   // the second: a coordinator
 	puppet := cryptotest.Device(t, "puppet")
 	c.issue(t, c.coord, member(puppet, orgB, crypto.RoleCoordinator))
+	if _, ok := c.tr.Member(puppet.ID()); ok {
+		t.Errorf("one of three coordinators made a coordinator alone")
+	}
 	c.try(c.coord, revoke(c.founder, c.head(c.founder)))
 	c.try(puppet, revoke(c.founder, c.head(c.founder)))
 	if _, ok := c.tr.Revoked(c.founder.ID()); ok {
@@ -639,5 +644,42 @@ func TestTrustInertCertificatesStayCheap(t *testing.T) {
 	ref.AddAll(hs, cs)
 	if !reflect.DeepEqual(ref.Members(), c.tr.Members()) {
 		t.Errorf("members differ from a replay of the set")
+	}
+}
+
+// TestCoordinatorQuorumInPractice: with three coordinators, the founder
+// and a coordinator it admitted revoke the third together; a sole
+// coordinator revokes its own lost second device alone.
+func TestCoordinatorQuorumInPractice(t *testing.T) {
+	c := newCommunity(t)
+	third := cryptotest.Device(t, "coordinator 3")
+	c.issue(t, c.founder, member(third, orgA, crypto.RoleCoordinator))
+	c.issue(t, c.coord, member(third, orgA, crypto.RoleCoordinator))
+	if m, ok := c.tr.Member(third.ID()); !ok || m.Role != crypto.RoleCoordinator {
+		t.Fatalf("two coordinators made a third: %+v %v", m, ok)
+	}
+	c.issue(t, c.founder, &crypto.Certificate{Revocation: &crypto.Revocation{Device: third.ID()}})
+	if _, ok := c.tr.Revoked(third.ID()); ok {
+		t.Errorf("one of three coordinators revoked another alone")
+	}
+	c.issue(t, c.coord, &crypto.Certificate{Revocation: &crypto.Revocation{Device: third.ID()}})
+	if _, ok := c.tr.Revoked(third.ID()); !ok {
+		t.Errorf("the founder and coordinator 2 agreed: coordinator 3 is not revoked")
+	}
+
+	// A community whose only coordinator person has two devices.
+	c = newCommunity(t)
+	c.issue(t, c.founder, &crypto.Certificate{Revocation: &crypto.Revocation{Device: c.coord.ID()}})
+	laptop := cryptotest.Device(t, "founder's laptop")
+	c.issue(t, c.founder, sameAs(laptop, crypto.PersonOf(c.founder.ID()), orgA, crypto.RoleCoordinator))
+	if m, ok := c.tr.Member(laptop.ID()); !ok || m.Role != crypto.RoleCoordinator {
+		t.Fatalf("the sole coordinator's second device: %+v %v", m, ok)
+	}
+	c.issue(t, c.founder, &crypto.Certificate{Revocation: &crypto.Revocation{Device: laptop.ID()}})
+	if _, ok := c.tr.Revoked(laptop.ID()); !ok {
+		t.Errorf("the sole coordinator could not revoke its own lost laptop")
+	}
+	if _, err := c.try(c.founder, &crypto.Certificate{Revocation: &crypto.Revocation{Device: c.founder.ID(), LastValidSeq: 1, LastValid: c.gen.h.ID()}}); err == nil {
+		t.Errorf("the last coordinator device revoked itself")
 	}
 }

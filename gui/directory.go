@@ -1,6 +1,7 @@
 package gui
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -204,7 +205,7 @@ func (v *directoryView) askRevoke(name, device string) {
 		if d.AwaitingQuorum {
 			// A coordinator's device: this revocation is a vote until a
 			// second coordinator agrees.
-			v.u.showInfo(T("directory.revoke_waiting"), Tf("directory.revoke_awaiting", name, short(device)))
+			v.u.showInfo(T("directory.revoke_waiting_title"), Tf("directory.revoke_awaiting", name, short(device)))
 		}
 	}).Show()
 }
@@ -230,6 +231,11 @@ func (v *directoryView) startInvite() {
 			return
 		}
 		inv, m, err := v.u.a.Invite(req, app.InviteOptions{Org: org, Role: role})
+		if errors.Is(err, app.ErrAwaitingQuorum) {
+			v.u.showInfo(T("directory.revoke_waiting_title"), T("directory.invite_awaiting"))
+			v.u.refresh()
+			return
+		}
 		if err != nil {
 			v.u.showErr(err)
 			return

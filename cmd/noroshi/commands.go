@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"runtime/debug"
@@ -230,6 +231,10 @@ func (c *cli) inviteCmd() *cobra.Command {
 			}
 			return c.withApp(func(a *app.App) error {
 				inv, m, err := a.Invite(req, app.InviteOptions{Org: org, Role: r, SamePersonAs: same, Endorsement: en})
+				if errors.Is(err, app.ErrAwaitingQuorum) {
+					fmt.Fprintf(c.env.stderr, "noroshi: %v\n", err) // recorded: not a failure
+					return nil
+				}
 				if err != nil {
 					return err
 				}
@@ -243,8 +248,8 @@ func (c *cli) inviteCmd() *cobra.Command {
 	cmd.Flags().StringVar(&reqFile, "request", "", "the join request file")
 	cmd.Flags().StringVar(&org, "org", "", "the organisation the device joins")
 	cmd.Flags().StringVar(&role, "role", "", "member, org-admin, coordinator or relay (default member; with --same-person-as, that person's role)")
-	cmd.Flags().StringVar(&same, "same-person-as", "", "an existing person, by person ID from `noroshi member list` (a name only if no one else bears it): the device is another device of that person")
-	cmd.Flags().StringVar(&endorsement, "endorsement", "", "the file `noroshi endorse` wrote on one of the person's own devices (an org admin adding a device to an existing person needs it)")
+	cmd.Flags().StringVar(&same, "same-person-as", "", "an existing person, by person ID from 'noroshi member list' (a name only if no one else bears it): the device is another device of that person")
+	cmd.Flags().StringVar(&endorsement, "endorsement", "", "the file that 'noroshi endorse' wrote on one of the person's own devices (an org admin adding a device to an existing person needs it)")
 	cmd.Flags().StringVar(&out, "out", "", "the invite file to write")
 	return cmd
 }
