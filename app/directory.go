@@ -479,6 +479,9 @@ func (s *state) findPerson(q string) (crypto.ID16, error) {
 			return crypto.ID16{}, fmt.Errorf("%w: %d people are named %q: %s; give the person ID of the one you mean", ErrAmbiguous, len(hits), q, s.peopleList(hits))
 		}
 	}
+	if len(hits) == 0 && len(lq) < 6 && isHex(lq) {
+		return crypto.ID16{}, fmt.Errorf("%w: no member named %q; an ID takes at least 6 hex digits: see `noroshi member list`", ErrNotFound, q)
+	}
 	if len(hits) == 0 {
 		return crypto.ID16{}, fmt.Errorf("%w: no member %q: see `noroshi member list`", ErrNotFound, q)
 	}

@@ -245,7 +245,7 @@ func checkScope(r *PostRecord, me crypto.Membership) error {
 		}
 	case r.TLP == TLPRed:
 		if len(r.ToPersons) == 0 || len(r.ToOrgs) > 0 {
-			return fmt.Errorf("%w: TLP:RED is sealed to named people only: give --to-member NAME (and no --to ORG)", ErrInvalid)
+			return fmt.Errorf("%w: TLP:RED is sealed to named people only: give --to-member PERSON-ID from `noroshi member list` (and no --to ORG)", ErrInvalid)
 		}
 	case r.TLP == TLPAmberStrict:
 		if len(r.ToPersons) > 0 {
