@@ -491,10 +491,20 @@ func (n *Node) Peers() []PeerState {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var out []PeerState
+	byDevice := map[crypto.DeviceID]int{}
 	for _, p := range n.peers {
+		byDevice[p.Device] = len(out)
 		out = append(out, *p)
 	}
 	for _, p := range n.relay {
+		// A gossip member that also syncs over a stream of its own is one
+		// peer: its gossip entry, with the newer sync's figures.
+		if i, ok := byDevice[p.Device]; ok {
+			if g := &out[i]; p.LastSync.After(g.LastSync) {
+				g.LastSync, g.Sent, g.Received, g.InSync, g.Err, g.Refused = p.LastSync, p.Sent, p.Received, p.InSync, p.Err, p.Refused
+			}
+			continue
+		}
 		out = append(out, *p)
 	}
 	sort.Slice(out, func(i, j int) bool {
