@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"noroshi/crypto/envelope"
@@ -220,17 +222,6 @@ func (t *Trust) Epoch(e EpochID) (EpochInfo, bool) {
 // Verdict returns why a certificate is inert: nil when it took effect (or
 // was never added).
 func (t *Trust) Verdict(id envelope.Hash) error { return t.verdicts[id] }
-
-// Inert returns the certificates kept without effect, with the reason, by ID.
-func (t *Trust) Inert() map[envelope.Hash]error {
-	out := map[envelope.Hash]error{}
-	for id, err := range t.verdicts {
-		if err != nil {
-			out[id] = err
-		}
-	}
-	return out
-}
 
 // Members returns every membership, revoked devices included, ordered by device ID.
 func (t *Trust) Members() []Membership {
@@ -758,56 +749,28 @@ func (t *Trust) keyGrant(e *certEntry, issuer Membership) error {
 	return nil
 }
 
-// Clone returns an independent copy of t.
+// Clone returns an independent copy of t. Entries are never changed in
+// place, so the maps are copied shallowly; persons' slices are appended
+// to, so they are copied.
 func (t *Trust) Clone() *Trust {
 	c := &Trust{community: t.community, genesis: t.genesis,
-		certs:     append([]*certEntry(nil), t.certs...),
-		byID:      make(map[envelope.Hash]*certEntry, len(t.byID)),
-		members:   make(map[DeviceID]*memberEntry, len(t.members)),
+		certs:     slices.Clone(t.certs),
+		byID:      maps.Clone(t.byID),
+		members:   maps.Clone(t.members),
 		persons:   make(map[ID16][]DeviceID, len(t.persons)),
-		revoked:   make(map[DeviceID]Cut, len(t.revoked)),
-		epochs:    make(map[EpochID]EpochInfo, len(t.epochs)),
+		revoked:   maps.Clone(t.revoked),
+		epochs:    maps.Clone(t.epochs),
 		votes:     make(map[DeviceID]map[voteKey]*certEntry, len(t.votes)),
-		everCoord: make(map[DeviceID]bool, len(t.everCoord)),
-		everPriv:  make(map[DeviceID]bool, len(t.everPriv)),
-		verdicts:  make(map[envelope.Hash]error, len(t.verdicts)),
-	}
-	for k, v := range t.byID {
-		c.byID[k] = v // entries are never changed in place
-	}
-	for k, v := range t.members {
-		c.members[k] = v
+		everCoord: maps.Clone(t.everCoord),
+		everPriv:  maps.Clone(t.everPriv),
+		verdicts:  maps.Clone(t.verdicts),
+		cuts:      maps.Clone(t.cuts),
 	}
 	for k, v := range t.persons {
-		c.persons[k] = append([]DeviceID(nil), v...)
-	}
-	for k, v := range t.revoked {
-		c.revoked[k] = v
-	}
-	for k, v := range t.epochs {
-		c.epochs[k] = v
-	}
-	for k, v := range t.everCoord {
-		c.everCoord[k] = v
-	}
-	for k, v := range t.everPriv {
-		c.everPriv[k] = v
+		c.persons[k] = slices.Clone(v)
 	}
 	for k, v := range t.votes {
-		m := make(map[voteKey]*certEntry, len(v))
-		for p, e := range v {
-			m[p] = e
-		}
-		c.votes[k] = m
-	}
-	for k, v := range t.verdicts {
-		c.verdicts[k] = v
-	}
-	if t.cuts != nil {
-		c.cuts = make(map[DeviceID]Cut, len(t.cuts))
-		for k, v := range t.cuts {
-			c.cuts[k] = v
-		}
+		c.votes[k] = maps.Clone(v)
 	}
 	return c
 }

@@ -293,7 +293,7 @@ func (s *Store) commit(batch []*writeReq) {
 	s.gen++
 	// Only this goroutine changes s.trust (by replacing it) and s.pending, so
 	// it reads them without the lock; readers take it.
-	a := &admitter{s: s, gen: s.gen, trust: s.trust, base: s.pending, over: map[envelope.Hash]*pendingEnvelope{}, held: len(s.pending), heldBytes: s.heldBytes}
+	a := &admitter{s: s, gen: s.gen, trust: s.trust, base: s.pending, over: map[envelope.Hash]*pendingEnvelope{}, held: len(s.pending), heldBytes: s.heldBytes, unknown: s.heldUnknown}
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		a.tx = tx
 		for _, r := range batch {
@@ -368,7 +368,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if a.trustOwned {
 		s.trust = a.trust
 	}
-	s.heldBytes = a.heldBytes
+	s.heldBytes, s.heldUnknown = a.heldBytes, a.unknown
 	for d, x := range a.byAuthor {
 		h := s.heldByAuthor[d]
 		h.n += x.n
@@ -385,12 +385,6 @@ func (s *Store) commit(batch []*writeReq) {
 				s.wake[p.key] = append(s.wake[p.key], id)
 				s.wakeN++
 			}
-		}
-		if old, ok := s.pending[id]; ok && old.reason == ReasonNoMembership {
-			s.heldUnknown, s.heldUnknownBytes = s.heldUnknown-1, s.heldUnknownBytes-old.size
-		}
-		if p != nil && p.reason == ReasonNoMembership {
-			s.heldUnknown, s.heldUnknownBytes = s.heldUnknown+1, s.heldUnknownBytes+p.size
 		}
 		if old, ok := s.pending[id]; ok {
 			s.heldBy[old.reason]--
@@ -437,6 +431,7 @@ type admitter struct {
 	own        bool     // offering this device's own new writes
 	revoked    bool     // the trust state may have shrunk: purge
 	heldBytes  int64
+	unknown    authorHeld                     // held waiting for their author's membership
 	byAuthor   map[crypto.DeviceID]authorHeld // changes to the store's per-author counts
 	proven     map[envelope.Hash]bool         // on a revoked device's chain down from its cut
 }
@@ -523,21 +518,10 @@ func (a *admitter) account(p *pendingEnvelope, sign int) {
 	d.bytes += int64(sign) * p.size
 	a.byAuthor[p.author()] = d
 	a.heldBytes += int64(sign) * p.size
-}
-
-// unknownHeld returns how many envelopes, and how many bytes, wait for
-// their author's membership, this commit's changes included.
-func (a *admitter) unknownHeld() (int, int64) {
-	n, bytes := a.s.heldUnknown, a.s.heldUnknownBytes
-	for id, p := range a.over {
-		if old, ok := a.base[id]; ok && old.reason == ReasonNoMembership {
-			n, bytes = n-1, bytes-old.size
-		}
-		if p != nil && p.reason == ReasonNoMembership {
-			n, bytes = n+1, bytes+p.size
-		}
+	if p.reason == ReasonNoMembership {
+		a.unknown.n += sign
+		a.unknown.bytes += int64(sign) * p.size
 	}
-	return n, bytes
 }
 
 // authorHeld returns what one author has held, this commit's changes included.
@@ -579,9 +563,8 @@ func (a *admitter) budget(p *pendingEnvelope, replacing bool) error {
 		// Devices not (yet) members are cheap to make: together they
 		// get a tenth of the budgets, so that they cannot crowd out the
 		// members' envelopes.
-		n, bytes := a.unknownHeld()
-		if n+1 > cfg.MaxPending/10 || bytes+p.size > cfg.MaxPendingBytes/10 {
-			return fmt.Errorf("too many envelopes of devices not known as members waiting (%d, %d bytes)", n, bytes)
+		if u := a.unknown; u.n+1 > cfg.MaxPending/10 || u.bytes+p.size > cfg.MaxPendingBytes/10 {
+			return fmt.Errorf("too many envelopes of devices not known as members waiting (%d, %d bytes)", u.n, u.bytes)
 		}
 	}
 	return nil

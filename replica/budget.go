@@ -1,6 +1,7 @@
 package replica
 
 import (
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -233,11 +234,7 @@ func (b *nodeBudget) count(r BudgetReason, k int) {
 func (b *nodeBudget) refusals() map[BudgetReason]uint64 {
 	b.cmu.Lock()
 	defer b.cmu.Unlock()
-	out := make(map[BudgetReason]uint64, len(b.refused))
-	for k, v := range b.refused {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(b.refused)
 }
 
 // sendLimit is what one response of this node may send.

@@ -3,6 +3,7 @@ package replica
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"strconv"
 	"time"
@@ -184,11 +185,7 @@ func (n *Node) refused(addr string, dev crypto.DeviceID, err error) {
 func (n *Node) Refusals() map[string]int {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make(map[string]int, len(n.refusals))
-	for k, v := range n.refusals {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(n.refusals)
 }
 
 // probe opens a stream to a gossip member whose membership this store does

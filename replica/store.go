@@ -120,11 +120,9 @@ type Store struct {
 	// heldBytes and heldByAuthor count pending against the budgets.
 	heldBytes    int64
 	heldByAuthor map[crypto.DeviceID]authorHeld
-	// heldUnknown and heldUnknownBytes count pending that waits for its
-	// author's membership.
-	heldUnknown      int
-	heldUnknownBytes int64
-	lastExpiry       time.Time // only the writer uses it
+	// heldUnknown counts pending that waits for its author's membership.
+	heldUnknown authorHeld
+	lastExpiry  time.Time // only the writer uses it
 	// wake indexes held envelopes by what they wait for (see waitKey);
 	// entries of envelopes no longer held go at the next rebuild. Only
 	// the writer uses it.

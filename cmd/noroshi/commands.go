@@ -162,6 +162,17 @@ func (c *cli) requestCmd() *cobra.Command {
 	return cmd
 }
 
+// maxRequestFile bounds what is read of a join request or endorsement file.
+const maxRequestFile = 64 << 10
+
+// optionalRole parses a --role flag; empty means "the default".
+func optionalRole(s string) (crypto.Role, error) {
+	if s == "" {
+		return "", nil
+	}
+	return crypto.ParseRole(s)
+}
+
 func (c *cli) endorseCmd() *cobra.Command {
 	var reqFile, role, out string
 	cmd := &cobra.Command{
@@ -173,17 +184,14 @@ this on a device you already have, then give the file to your org admin:
 noroshi invite --request FILE --endorsement FILE --out INVITE.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r crypto.Role
-			if role != "" {
-				var err error
-				if r, err = crypto.ParseRole(role); err != nil {
-					return err
-				}
+			r, err := optionalRole(role)
+			if err != nil {
+				return err
 			}
 			if out == "" {
 				return fmt.Errorf("%w: give --out FILE", app.ErrInvalid)
 			}
-			req, err := c.readInput(reqFile, 64<<10)
+			req, err := c.readInput(reqFile, maxRequestFile)
 			if err != nil {
 				return err
 			}
@@ -209,23 +217,20 @@ func (c *cli) inviteCmd() *cobra.Command {
 		Short: "Admit the device of a join request; the invite opens only on that device",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r crypto.Role
-			if role != "" {
-				var err error
-				if r, err = crypto.ParseRole(role); err != nil {
-					return err
-				}
+			r, err := optionalRole(role)
+			if err != nil {
+				return err
 			}
 			if out == "" {
 				return fmt.Errorf("%w: give --out INVITE", app.ErrInvalid)
 			}
-			req, err := c.readInput(reqFile, 64<<10)
+			req, err := c.readInput(reqFile, maxRequestFile)
 			if err != nil {
 				return err
 			}
 			var en []byte
 			if endorsement != "" {
-				if en, err = c.readInput(endorsement, 64<<10); err != nil {
+				if en, err = c.readInput(endorsement, maxRequestFile); err != nil {
 					return err
 				}
 			}
