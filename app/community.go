@@ -201,6 +201,9 @@ func (a *App) Revoke(device, reason string) (Device, error) {
 	}
 	if err == nil && d == a.dev.ID() {
 		err = fmt.Errorf("%w: a device cannot revoke itself; ask another coordinator", ErrNotAllowed)
+		if _, need := a.view.trust.Quorum(d); need == 0 {
+			err = fmt.Errorf("%w: this is the last coordinator's device: it cannot be revoked; make another coordinator first", ErrNotAllowed)
+		}
 	}
 	if err == nil {
 		if _, revoked := a.view.trust.Revoked(d); revoked {
