@@ -136,6 +136,11 @@ type FeedFilter struct {
 	TLP        TLP
 	Channel    Channel
 	Search     string
+	// Before, a post ID, continues a listing: only posts after it in feed
+	// order (older). Limit bounds the page; 0 means no bound. Front ends
+	// ask for pages: the feed of a large community never sits in memory.
+	Before string
+	Limit  int
 }
 
 // Post seals and stores a new post and returns its ID.
@@ -416,6 +421,17 @@ func (a *App) Feed(f FeedFilter) []PostSummary {
 	sorted := make([]PostSummary, len(out))
 	for i, k := range idx {
 		sorted[i] = out[k]
+	}
+	if f.Before != "" {
+		for i, p := range sorted {
+			if p.ID == f.Before {
+				sorted = sorted[i+1:]
+				break
+			}
+		}
+	}
+	if f.Limit > 0 && len(sorted) > f.Limit {
+		sorted = sorted[:f.Limit]
 	}
 	return sorted
 }

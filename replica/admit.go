@@ -345,6 +345,13 @@ func (s *Store) commit(batch []*writeReq) {
 		s.cfg.Logf("store commit failed: %v", err)
 		return
 	}
+	changed := len(a.carry.Admitted) > 0
+	for _, r := range batch {
+		changed = changed || len(r.res.Admitted) > 0 || len(r.res.Filled) > 0 || r.res.Purged > 0
+	}
+	if changed {
+		s.signal()
+	}
 	// Held envelopes must not keep this commit's requests (and every
 	// envelope they carry) alive.
 	for _, p := range a.over {

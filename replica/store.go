@@ -132,6 +132,11 @@ type Store struct {
 
 	closeMu sync.RWMutex // held to send to writes, and to set closing
 	closing bool
+
+	// chmu guards changed, closed and replaced after each commit that
+	// changed the set of envelopes (see Changed).
+	chmu    sync.Mutex
+	changed chan struct{}
 }
 
 // Open opens or creates the store at cfg.Path.
@@ -168,7 +173,8 @@ func Open(cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("open store %s: %w", cfg.Path, err)
 	}
 	s := &Store{cfg: cfg, db: db, writes: make(chan *writeReq, 64), done: make(chan struct{}),
-		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}, heldByAuthor: map[crypto.DeviceID]authorHeld{}, wake: map[string][]envelope.Hash{}}
+		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}, heldByAuthor: map[crypto.DeviceID]authorHeld{}, wake: map[string][]envelope.Hash{},
+		changed: make(chan struct{})}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -549,4 +555,24 @@ type LocalOp struct {
 func (s *Store) PutLocal(ops ...LocalOp) error {
 	_, err := s.submit(&writeReq{local: ops})
 	return err
+}
+
+// Changed returns a channel that is closed at the next commit that changes
+// the set of envelopes: something admitted, a payload filled in, or
+// envelopes removed. It is the store's one change signal: every consumer
+// (the views in app, the gossip node's announcements) keeps its own cursor
+// in the local log (see Since) and reads what is new when it fires, so no
+// consumer can fall behind into an unbounded queue.
+func (s *Store) Changed() <-chan struct{} {
+	s.chmu.Lock()
+	defer s.chmu.Unlock()
+	return s.changed
+}
+
+// signal wakes every consumer waiting on Changed.
+func (s *Store) signal() {
+	s.chmu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.chmu.Unlock()
 }
