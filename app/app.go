@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"filippo.io/age"
 
@@ -25,23 +27,30 @@ type App struct {
 	// in the device's chain.
 	wmu sync.Mutex
 
-	mu      sync.RWMutex // guards everything below
-	keys    *crypto.Keyring
-	epochs  map[crypto.EpochID]epochInfo
-	view    *state
-	lastSeq uint64
-	// locked lists, in the order stored, the sealed envelopes this device
-	// had no key for yet (a relay: all of them). Only their IDs: the
-	// payloads stay in the store and are read again when a key arrives.
-	locked []envelope.Hash
-	// announce, when the network runs, tells peers about new envelopes.
-	announce func(...envelope.Hash)
-	// holders, when the network runs, says which peers hold this
-	// device's envelope of a given sequence.
-	holders func(seq uint64) []crypto.DeviceID
+	mu     sync.RWMutex // guards everything below
+	keys   *crypto.Keyring
+	epochs map[crypto.EpochID]epochInfo
+	view   *state
+	// vkey seals the persisted views (see view.go); folded and removed are
+	// how far they follow the store's log and its removals.
+	vkey    *crypto.ViewKey
+	folded  uint64
+	removed uint64
+
+	// walkedSince counts view records read since the store's pages were
+	// last released; release releases them when the process is idle (see
+	// walked). release is guarded by chmu.
+	walkedSince atomic.Int64
+	release     *time.Timer
+	// net is the network while it runs (StartNetwork to Network.Close):
+	// the delivery view asks it which peers hold this device's envelopes.
+	net *Network
 
 	chmu    sync.Mutex
 	changed chan struct{} // closed at the next change; see Changed
+
+	stop    chan struct{} // closed by Close: the fold loop stops
+	stopped chan struct{} // closed when the fold loop has stopped
 }
 
 // epochInfo says what a group key epoch is for and when it was granted.
@@ -67,22 +76,56 @@ func OpenDevice(cfg Config, dev *crypto.Device) (*App, error) {
 	sc := replica.DefaultConfig(filepath.Join(cfg.Home, StoreFileName), dev.ID())
 	sc.Now = cfg.Now
 	sc.Logf = cfg.Logf
-	sc.KeepAllPayloads = cfg.Relay
 	st, err := replica.Open(sc)
 	if errors.Is(err, replica.ErrLocked) {
-		return nil, fmt.Errorf("%w: another noroshi process (the app or `noroshi serve`) holds %s and does not answer on its control socket; close it and try again", err, cfg.Home)
+		return nil, fmt.Errorf("%w: another noroshi process (the desktop app or `noroshi serve`) has %s open; close it and try again", err, cfg.Home)
 	}
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, dev: dev, store: st, clock: replica.NewHLC(cfg.Now)}
-	if err := a.rebuild(); err != nil {
+	a := &App{cfg: cfg, dev: dev, store: st, clock: replica.NewHLC(cfg.Now), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if err := a.openAndCatchUp(); err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.observeOwnClock()
 	a.relayMode()
+	go a.foldLoop()
 	return a, nil
+}
+
+// openAndCatchUp opens the persisted views, loads what they hold in memory
+// and folds what the store holds beyond them.
+func (a *App) openAndCatchUp() error {
+	defer a.notify()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	folded, removed, err := a.openViews()
+	if err != nil {
+		return err
+	}
+	a.folded, a.removed = folded, removed
+	if err := a.loadViews(); err != nil {
+		return fmt.Errorf("load views: %w", err)
+	}
+	return a.foldLocked()
+}
+
+// foldLoop folds into the views whatever the store commits (a sync, a
+// bundle, the gossip node, this device's own writes): the store's one
+// change signal drives it.
+func (a *App) foldLoop() {
+	defer close(a.stopped)
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-a.store.Changed():
+		}
+		if err := a.refresh(); err != nil {
+			a.cfg.Logf("views: %v", err)
+		}
+	}
 }
 
 // observeOwnClock moves the clock past this device's last header, so a
@@ -97,8 +140,19 @@ func (a *App) observeOwnClock() {
 	}
 }
 
-// Close flushes pending read receipts when their time has come, and closes the store.
+// Close stops folding and closes the store.
 func (a *App) Close() error {
+	a.chmu.Lock()
+	select {
+	case <-a.stop:
+	default:
+		close(a.stop)
+	}
+	if a.release != nil {
+		a.release.Stop()
+	}
+	a.chmu.Unlock()
+	<-a.stopped
 	return a.store.Close()
 }
 
@@ -110,19 +164,6 @@ func (a *App) Home() string { return a.cfg.Home }
 
 // Store returns the envelope store, for replication and bundles.
 func (a *App) Store() *replica.Store { return a.store }
-
-// rebuild folds the whole store from scratch.
-func (a *App) rebuild() error {
-	defer a.notify()
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.keys = crypto.NewKeyring()
-	a.epochs = map[crypto.EpochID]epochInfo{}
-	a.view = newState()
-	a.lastSeq = 0
-	a.locked = nil
-	return a.foldLocked()
-}
 
 // isRelay reports whether this device is a relay, which is granted no
 // group key.
@@ -140,129 +181,13 @@ func (a *App) relayMode() {
 	}
 }
 
-// refresh folds what arrived since the last fold; after a purge, everything.
-func (a *App) refresh(res replica.Result) error {
+// refresh folds what arrived or was removed since the last fold.
+func (a *App) refresh() error {
 	defer a.relayMode()
-	if res.Purged > 0 {
-		return a.rebuild()
-	}
 	defer a.notify()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.foldLocked()
-}
-
-func (a *App) foldLocked() error {
-	trust := a.store.Trust()
-	a.view.trust = trust
-	var newKey bool
-	err := a.store.Since(a.lastSeq, func(seq uint64, e *envelope.Envelope) error {
-		a.lastSeq = seq
-		if a.foldEnvelope(e, trust) {
-			newKey = true
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("read store: %w", err)
-	}
-	if newKey && len(a.locked) > 0 {
-		a.reopenLocked()
-	}
-	return nil
-}
-
-// reopenLocked tries again, in the order stored, the sealed envelopes this
-// device could not open, reading each from the store.
-func (a *App) reopenLocked() {
-	still := a.locked[:0]
-	for _, id := range a.locked {
-		e, err := a.store.Get(id)
-		if err != nil || e.Payload == nil {
-			continue // purged, or its payload dropped: nothing to open
-		}
-		if !a.openAndFold(e) {
-			still = append(still, id)
-		}
-	}
-	clear(a.locked[len(still):])
-	a.locked = still
-}
-
-// foldEnvelope folds one envelope and reports whether it brought a new key.
-func (a *App) foldEnvelope(e *envelope.Envelope, trust *crypto.Trust) bool {
-	h := e.Header
-	switch h.Class {
-	case envelope.ClassCertificate:
-		c, err := crypto.DecodeCertificate(e.Payload)
-		if err != nil {
-			return false
-		}
-		if kg := c.KeyGrant; kg != nil {
-			g, ok, err := a.dev.OpenGrant(kg)
-			if err != nil {
-				a.cfg.Logf("key grant %s: %v", h.ID().String()[:12], err)
-			}
-			// A key counts only when it matches the commitment the
-			// community agreed for its epoch (see crypto.Trust): a
-			// second, different key under a real epoch is ignored, even
-			// when it arrives first.
-			info, known := trust.Epoch(g.Epoch)
-			if ok && (!known || info.Commitment != kg.Commitment) {
-				a.cfg.Logf("key grant %s: epoch %x not agreed by the community: ignored", h.ID().String()[:12], g.Epoch[:6])
-				ok = false
-			}
-			if ok && !a.keys.Has(g.Epoch) {
-				a.keys.Add(g)
-				a.epochs[g.Epoch] = epochInfo{scope: kg.Scope, org: kg.Org, clock: h.Clock}
-				// A transport key opens no record: nothing locked moves.
-				return kg.Scope != crypto.ScopeTransport
-			}
-		}
-	case envelope.ClassRetraction:
-		r, err := crypto.DecodeRetraction(e.Payload)
-		if err != nil {
-			return false
-		}
-		reason := ""
-		if len(r.SealedReason) > 0 {
-			if b, err := crypto.OpenFrom(r.SealedReason, 64<<10, a.keys); err == nil {
-				reason = string(b)
-			}
-		}
-		a.view.retract(h, r.Target, reason)
-	case envelope.ClassSealed:
-		if e.Payload == nil {
-			return false
-		}
-		// Only an envelope sealed to a group key epoch may open later
-		// (when that key arrives); one addressed to other devices never
-		// will, and a relay holds no group key at all.
-		if !a.openAndFold(e) && len(h.Epochs) > 0 && !a.isRelay(trust) {
-			a.locked = append(a.locked, h.ID())
-		}
-	}
-	return false
-}
-
-// openAndFold opens a sealed envelope and folds its record; false when this
-// device holds no key for it (yet).
-func (a *App) openAndFold(e *envelope.Envelope) bool {
-	plain, err := crypto.Open(e, a.dev.Identity(), a.keys)
-	if errors.Is(err, crypto.ErrNotForMe) {
-		return false
-	}
-	if err != nil {
-		a.cfg.Logf("open %s: %v", e.Header.ID().String()[:12], err)
-		return true
-	}
-	rec, err := DecodeRecord(plain)
-	if err != nil {
-		a.cfg.Logf("record %s: %v", e.Header.ID().String()[:12], err)
-		return true
-	}
-	a.view.record(e.Header, rec)
-	return true
 }
 
 // currentKey returns the newest epoch of a scope that this device holds
@@ -319,10 +244,9 @@ func (a *App) write(builders ...builder) ([]envelope.Hash, error) {
 	if res.Pending > 0 {
 		return nil, fmt.Errorf("%w: this device's membership is not known to its own store", ErrNotAllowed)
 	}
-	if err := a.refresh(res); err != nil {
+	if err := a.refresh(); err != nil {
 		return nil, err
 	}
-	a.announceIDs(ids)
 	return ids, nil
 }
 

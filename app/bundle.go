@@ -365,7 +365,7 @@ func (im *bundleImport) run(br *replica.BundleReader, completes func(*envelope.E
 				}
 			}
 		}
-		return im.a.refresh(res)
+		return im.a.refresh()
 	}
 	flush := func() error {
 		if err := add(fresh, false); err != nil {

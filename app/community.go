@@ -21,7 +21,7 @@ type CommunityOptions struct {
 // organisation and its key, and their sealed names.
 func (a *App) CreateCommunity(opt CommunityOptions) (WhoAmI, error) {
 	if !a.store.Community().IsZero() {
-		return WhoAmI{}, fmt.Errorf("%w: use a new --home for another community", ErrHasCommunity)
+		return WhoAmI{}, &FieldError{Err: ErrHasCommunity, Of: OfCommunity, Field: FieldHome, Reason: ReasonExists}
 	}
 	if err := checkName("community name", opt.Name); err != nil {
 		return WhoAmI{}, err
@@ -97,10 +97,10 @@ func checkName(what, s string) error {
 
 func checkSector(kind OrgKind, sector string) error {
 	if kind == KindCriticalService && sector == "" {
-		return fmt.Errorf("%w: a critical-service organisation needs --sector (one of %s)", ErrInvalid, strings.Join(Sectors, ", "))
+		return &FieldError{Of: OfOrg, Field: FieldSector, Reason: ReasonRequired, With: FieldOrgKind, WithValue: string(KindCriticalService), Allowed: Sectors}
 	}
 	if kind != KindCriticalService && sector != "" {
-		return fmt.Errorf("%w: only critical-service organisations have a sector", ErrInvalid)
+		return &FieldError{Of: OfOrg, Field: FieldSector, Reason: ReasonNotAllowed, With: FieldOrgKind, WithValue: string(kind)}
 	}
 	return nil
 }
@@ -188,7 +188,7 @@ func (a *App) AddOrg(name string, kind OrgKind, sector string) (Org, error) {
 // keeps: say so to users.
 func (a *App) Revoke(device, reason string) (Device, error) {
 	if strings.TrimSpace(reason) == "" {
-		return Device{}, fmt.Errorf("%w: give a --reason: it is shown to every member", ErrInvalid)
+		return Device{}, &FieldError{Of: OfRevocation, Field: FieldReason, Reason: ReasonRequired}
 	}
 	a.mu.RLock()
 	me, err := a.me()

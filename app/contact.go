@@ -27,13 +27,13 @@ type ContactList struct {
 func (a *App) SetContact(org string, e ContactEntry, remove bool) (ContactList, error) {
 	e.Role, e.Name = strings.TrimSpace(e.Role), strings.TrimSpace(e.Name)
 	if e.Role == "" {
-		return ContactList{}, fmt.Errorf("%w: a contact needs a --role (for example \"CSIRT duty\")", ErrInvalid)
+		return ContactList{}, &FieldError{Of: OfContact, Field: FieldContactRole, Reason: ReasonRequired}
 	}
 	if !remove && e.Name == "" {
-		return ContactList{}, fmt.Errorf("%w: a contact needs a --name", ErrInvalid)
+		return ContactList{}, &FieldError{Of: OfContact, Field: FieldContactName, Reason: ReasonRequired}
 	}
 	if !remove && e.Phone == "" && e.Email == "" {
-		return ContactList{}, fmt.Errorf("%w: a contact needs a --phone or an --email", ErrInvalid)
+		return ContactList{}, &FieldError{Of: OfContact, Field: FieldPhone, Reason: ReasonOneRequired, Also: []Field{FieldEmail}}
 	}
 	for _, f := range []string{e.Role, e.Name, e.Phone, e.Email, e.Hours} {
 		if len(f) > 200 || strings.ContainsAny(f, "\r\n") {

@@ -298,11 +298,10 @@ func exchange(apps []*App) error {
 			}
 			mine = append(mine, &c)
 		}
-		res, err := a.store.Add(mine...)
-		if err != nil {
+		if _, err := a.store.Add(mine...); err != nil {
 			return err
 		}
-		if err := a.refresh(res); err != nil {
+		if err := a.refresh(); err != nil {
 			return err
 		}
 	}

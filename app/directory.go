@@ -34,6 +34,9 @@ type Member struct {
 	OrgName string      `json:"org_name"`
 	Role    crypto.Role `json:"role"`
 	Devices []Device    `json:"devices"`
+	// Addressable: posts can be sealed to this person and incidents
+	// assigned to them (not a relay).
+	Addressable bool `json:"addressable,omitempty"`
 }
 
 // Label is how a member is shown: "Name (Organisation)".
@@ -58,6 +61,8 @@ type Device struct {
 	// same place in its chain (equivocation): a broken or cloned device,
 	// or a hostile one. Coordinators should look into it.
 	Forked bool `json:"forked,omitempty"`
+	// CanRevoke: this device may revoke it now.
+	CanRevoke bool `json:"can_revoke,omitempty"`
 }
 
 // WhoAmI describes this device and where it belongs.
@@ -80,6 +85,8 @@ type WhoAmI struct {
 	RevokedBy    string     `json:"revoked_by,omitempty"`
 	RevokedAt    *time.Time `json:"revoked_at,omitempty"`
 	RevokeReason string     `json:"revoke_reason,omitempty"`
+	// Abilities say what this device may do now.
+	Abilities
 }
 
 // RevokedNotice is what every command and the app say on a revoked
@@ -364,6 +371,7 @@ func (a *App) Members() []Member {
 			ms[i].Devices[j].Forked = forked[ms[i].Devices[j].ID]
 		}
 	}
+	a.viewer().permitMembers(ms)
 	return ms
 }
 
@@ -390,6 +398,7 @@ func (a *App) WhoAmI() WhoAmI {
 	if cut, w.Revoked = s.trust.Cut(a.dev.ID()); w.Revoked {
 		w.RevokedBy, w.RevokedAt, w.RevokeReason = a.revokedBy(cut)
 	}
+	w.Abilities = a.viewer().abilities()
 	return w
 }
 

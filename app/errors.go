@@ -14,6 +14,7 @@ var (
 	ErrNoIdentity   = errors.New("no device identity in this home")
 	ErrHasIdentity  = errors.New("this home already has a device identity")
 	ErrTooLarge     = errors.New("too large")
+	ErrNoHome       = errors.New("no home directory")
 	ErrNotForDevice = errors.New("this invite is not for this device")
 	ErrRetracted    = errors.New("retracted")
 	// ErrAwaitingQuorum says that what was asked is recorded, as this

@@ -25,13 +25,8 @@ const (
 // Roles lists the roles an invite may give.
 var Roles = []Role{RoleMember, RoleOrgAdmin, RoleCoordinator, RoleRelay}
 
-// IsCoordinator reports whether this device is a coordinator of its community.
-func (w WhoAmI) IsCoordinator() bool {
-	return w.Joined && !w.Revoked && w.Role == crypto.RoleCoordinator
-}
-
-// IsOrgAdmin reports whether this device administers its organisation.
-func (w WhoAmI) IsOrgAdmin() bool { return w.Joined && !w.Revoked && w.Role == crypto.RoleOrgAdmin }
+// What this device may do is in WhoAmI.Abilities (permissions.go): front
+// ends read it rather than derive it from the role.
 
 // KeyFile returns the home's key file as it is on disk: the device's keys,
 // encrypted with its passphrase, for a backup. A restored backup lets the

@@ -33,11 +33,13 @@ type Config struct {
 	ReadBatch time.Duration
 	// MaxAttachment bounds one attached file.
 	MaxAttachment int64
-	// Relay keeps every payload, also those addressed to other devices.
-	Relay bool
-	Now   func() time.Time
-	Rand  io.Reader
-	Logf  func(format string, args ...any)
+	Now           func() time.Time
+	Rand          io.Reader
+	Logf          func(format string, args ...any)
+	// Progress, when set, hears how a long fold of the views goes (the
+	// first open of a big home, or after an upgrade): done of total
+	// envelopes.
+	Progress func(done, total uint64)
 }
 
 // DefaultConfig returns the configuration for a real home.
@@ -46,7 +48,7 @@ func DefaultConfig(home string) Config {
 		Home:          home,
 		WorkFactor:    crypto.DefaultWorkFactor,
 		ReadBatch:     time.Minute,
-		MaxAttachment: 25 << 20,
+		MaxAttachment: MaxAttachmentSize,
 		Now:           time.Now,
 		Rand:          rand.Reader,
 		Logf:          func(string, ...any) {},
@@ -91,7 +93,7 @@ func DefaultHome() (string, error) {
 	}
 	h, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("no home directory: set NOROSHI_HOME or pass --home")
+		return "", &FieldError{Err: ErrNoHome, Field: FieldHome, Reason: ReasonRequired, Detail: err.Error()}
 	}
 	return filepath.Join(h, ".local", "share", "noroshi"), nil
 }
@@ -107,13 +109,13 @@ func HasIdentity(home string) bool {
 func Init(cfg Config, name, passphrase string) (crypto.PublicDevice, error) {
 	cfg.fill()
 	if name == "" {
-		return crypto.PublicDevice{}, fmt.Errorf("%w: a name is needed: pass --name \"Your Name\"", ErrInvalid)
+		return crypto.PublicDevice{}, &FieldError{Of: OfIdentity, Field: FieldName, Reason: ReasonRequired}
 	}
-	if len(passphrase) < 8 {
-		return crypto.PublicDevice{}, fmt.Errorf("%w: passphrase too short: use at least 8 characters", ErrInvalid)
+	if err := CheckPassphrase(passphrase); err != nil {
+		return crypto.PublicDevice{}, err
 	}
 	if HasIdentity(cfg.Home) {
-		return crypto.PublicDevice{}, fmt.Errorf("%w (%s): use another --home, or keep using this one", ErrHasIdentity, cfg.Home)
+		return crypto.PublicDevice{}, &FieldError{Err: ErrHasIdentity, Of: OfIdentity, Field: FieldHome, Reason: ReasonExists, Value: cfg.Home}
 	}
 	if err := os.MkdirAll(cfg.Home, 0o700); err != nil {
 		return crypto.PublicDevice{}, fmt.Errorf("create home: %w", err)
@@ -136,7 +138,7 @@ func Init(cfg Config, name, passphrase string) (crypto.PublicDevice, error) {
 func ReadDevice(home, passphrase string) (*crypto.Device, error) {
 	f, err := os.Open(filepath.Join(home, KeyFileName))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w (%s): run `noroshi init --name \"Your Name\"` first", ErrNoIdentity, home)
+		return nil, &FieldError{Err: ErrNoIdentity, Of: OfIdentity, Field: FieldHome, Reason: ReasonEmpty, Value: home}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open key file: %w", err)

@@ -9,6 +9,7 @@ import (
 
 	"noroshi/crypto"
 	"noroshi/crypto/envelope"
+	"noroshi/replica"
 )
 
 // IncidentDraft is a report to the consultation window.
@@ -76,12 +77,14 @@ type TimelineEntry struct {
 func (a *App) ReportIncident(d IncidentDraft) (Incident, error) {
 	d.Title = strings.TrimSpace(d.Title)
 	switch {
-	case d.Title == "" || len(d.Title) > MaxTitle || strings.ContainsAny(d.Title, "\r\n"):
-		return Incident{}, fmt.Errorf("%w: an incident needs a one-line --title of at most %d bytes", ErrInvalid, MaxTitle)
+	case d.Title == "":
+		return Incident{}, &FieldError{Of: OfIncident, Field: FieldTitle, Reason: ReasonRequired, Max: MaxTitle}
+	case len(d.Title) > MaxTitle || strings.ContainsAny(d.Title, "\r\n"):
+		return Incident{}, &FieldError{Of: OfIncident, Field: FieldTitle, Reason: ReasonTooLong, Max: MaxTitle}
 	case len(d.Body) > MaxBody || !utf8.ValidString(d.Body):
 		return Incident{}, fmt.Errorf("%w: the description is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
 	case d.Category == "":
-		return Incident{}, fmt.Errorf("%w: an incident needs a --category", ErrInvalid)
+		return Incident{}, &FieldError{Of: OfIncident, Field: FieldCategory, Reason: ReasonRequired, Allowed: enumNames(Categories)}
 	}
 	if d.Affects == "" {
 		d.Affects = AffectsUnknown
@@ -138,20 +141,18 @@ func (a *App) orgAudience(org crypto.ID16) (crypto.Audience, error) {
 func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 	c.Note = strings.TrimSpace(c.Note)
 	if c.Status == "" && c.Note == "" && c.Assign == "" {
-		return Incident{}, fmt.Errorf("%w: give --status, --note or --assign", ErrInvalid)
+		return Incident{}, &FieldError{Of: OfIncidentNote, Field: FieldStatus, Reason: ReasonOneRequired, Also: []Field{FieldNote, FieldAssign}}
 	}
 	if len(c.Note) > MaxBody || !utf8.ValidString(c.Note) {
 		return Incident{}, fmt.Errorf("%w: the note is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
 	}
 	a.mu.RLock()
-	reported := a.view.reported()
-	id, err := findID(reported, q, "incident", "see `noroshi incident list`")
+	inc, err := a.findIncident(q)
 	var me crypto.Membership
 	if err == nil {
 		me, err = a.me()
 	}
-	inc := reported[id]
-	if err == nil && me.Role != crypto.RoleCoordinator && me.Org != inc.rec.Org {
+	if err == nil && me.Role != crypto.RoleCoordinator && me.Org != inc.rec.Incident.Org {
 		err = fmt.Errorf("%w: only the reporting organisation and coordinators update an incident", ErrNotAllowed)
 	}
 	var assign crypto.ID16
@@ -160,109 +161,73 @@ func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 	}
 	var aud crypto.Audience
 	if err == nil {
-		aud, err = a.orgAudience(inc.rec.Org)
+		aud, err = a.orgAudience(inc.rec.Incident.Org)
 	}
 	a.mu.RUnlock()
 	if err != nil {
 		return Incident{}, err
 	}
-	u := &IncidentUpdate{Incident: id, Status: c.Status, Note: c.Note, Assign: assign}
+	u := &IncidentUpdate{Incident: inc.id, Status: c.Status, Note: c.Note, Assign: assign}
 	if _, err := a.write(a.sealed(aud, &Record{Exercise: inc.exercise, IncidentUpdate: u})); err != nil {
 		return Incident{}, err
 	}
-	return a.Incident(id.String())
-}
-
-// reported returns the incidents that count: reported by a member for its
-// own organisation (or by a coordinator for any), judged against the trust
-// state of the whole set.
-func (s *state) reported() map[envelope.Hash]incidentState {
-	out := make(map[envelope.Hash]incidentState, len(s.incidents))
-	for id, inc := range s.incidents {
-		if m, ok := s.trust.Member(inc.author); ok && (m.Org == inc.rec.Org || m.Role == crypto.RoleCoordinator) {
-			out[id] = inc
-		}
-	}
-	return out
-}
-
-// incident builds the view of one incident. Status and assignee are
-// last-writer-wins by clock among updates by the reporting organisation and
-// coordinators; every update stays in the timeline.
-func (s *state) incident(id envelope.Hash, inc incidentState) Incident {
-	out := Incident{
-		ID: id.String(), Title: inc.rec.Title, Category: inc.rec.Category, Status: StatusReported,
-		Affects: inc.rec.Affects, SupportRequested: inc.rec.SupportRequested,
-		Org: inc.rec.Org.String(), OrgName: s.orgName(inc.rec.Org),
-		Reporter: inc.author.String(), ReporterName: s.deviceName(inc.author),
-		Opened: wallTime(inc.clock), Updated: wallTime(inc.clock), Body: inc.rec.Body, Exercise: inc.exercise,
-		Timeline: []TimelineEntry{}, // [] rather than null in --json before the first update
-		Files:    attachmentViews(inc.rec.Attachments),
-	}
-	var ups []updateState
-	for _, u := range s.updates[id] {
-		um, ok := s.trust.Member(u.author)
-		if !ok || (um.Role != crypto.RoleCoordinator && um.Org != inc.rec.Org) {
-			continue
-		}
-		ups = append(ups, u)
-	}
-	sort.Slice(ups, func(i, j int) bool { return ups[j].newer(ups[i].meta) })
-	for _, u := range ups {
-		e := TimelineEntry{ID: u.id.String(), Time: wallTime(u.clock), Author: u.author.String(), AuthorName: s.deviceName(u.author),
-			AuthorOrg: s.orgName(s.personOrg(s.person(u.author))), Status: u.rec.Status, Note: u.rec.Note}
-		if u.rec.Status != "" {
-			out.Status = u.rec.Status
-		}
-		if !u.rec.Assign.IsZero() {
-			e.Assign, e.AssignOrg, e.AssignID = s.personName(u.rec.Assign), s.orgName(s.personOrg(u.rec.Assign)), u.rec.Assign.String()
-			out.Assignee, out.AssigneeName, out.AssigneeOrg = e.AssignID, e.Assign, e.AssignOrg
-		}
-		out.Updated = e.Time
-		out.Timeline = append(out.Timeline, e)
-	}
-	return out
+	return a.Incident(inc.id.String())
 }
 
 // Incidents lists the incidents this device can read, most recently updated first.
 func (a *App) Incidents() []Incident {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	reported := a.view.reported()
-	out := make([]Incident, 0, len(reported))
-	for id, inc := range reported {
-		out = append(out, a.view.incident(id, inc))
-	}
+	var out []Incident
+	a.read(func(t *vtx) error {
+		for _, v := range t.reported() {
+			out = append(out, t.incident(v))
+		}
+		return nil
+	})
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Updated.Equal(out[j].Updated) {
 			return out[i].Updated.After(out[j].Updated)
 		}
 		return out[i].ID < out[j].ID
 	})
+	if out == nil {
+		out = []Incident{}
+	}
 	return out
+}
+
+// findIncident resolves an incident ID prefix in a view transaction of its
+// own. The caller holds a.mu.
+func (a *App) findIncident(q string) (*viewRec, error) {
+	var v *viewRec
+	err := a.store.ViewRead(func(tx *replica.ViewTx) error {
+		var err error
+		v, err = a.vtx(tx).findIncident(q)
+		return err
+	})
+	return v, err
 }
 
 // Incident returns one incident by ID prefix.
 func (a *App) Incident(q string) (Incident, error) {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	reported := a.view.reported()
-	id, err := findID(reported, q, "incident", "see `noroshi incident list`")
-	if err != nil {
-		return Incident{}, err
-	}
-	return a.view.incident(id, reported[id]), nil
+	var out Incident
+	err := a.read(func(t *vtx) error {
+		v, err := t.findIncident(q)
+		if err == nil {
+			out = t.incident(v)
+		}
+		return err
+	})
+	return out, err
 }
 
 // IncidentAttachment returns a file attached to an incident report, checked
 // against its hash.
 func (a *App) IncidentAttachment(q, name string) ([]byte, error) {
 	a.mu.RLock()
-	reported := a.view.reported()
-	id, err := findID(reported, q, "incident", "see `noroshi incident list`")
+	inc, err := a.findIncident(q)
 	var refs []AttachmentRef
 	if err == nil {
-		refs = reported[id].rec.Attachments
+		refs = inc.rec.Incident.Attachments
 	}
 	a.mu.RUnlock()
 	if err != nil {

@@ -123,6 +123,96 @@ type IndicatorView struct {
 	Kind     IndicatorKind `json:"kind"`
 	Value    string        `json:"value"`
 	Defanged string        `json:"defanged"`
+	// InText is set on an indicator found in the post's text rather than
+	// given as a structured field.
+	InText bool `json:"in_text,omitempty"`
+}
+
+// PostIndicators lists a post's indicators as every front end shows them:
+// its structured indicators, then those found in its text (FindIndicators),
+// each once.
+func PostIndicators(structured []Indicator, body string) []IndicatorView {
+	out := []IndicatorView{}
+	seen := map[Indicator]bool{}
+	add := func(in Indicator, inText bool) {
+		if !seen[in] {
+			seen[in] = true
+			out = append(out, IndicatorView{Kind: in.Kind, Value: in.Value, Defanged: in.Defanged(), InText: inText})
+		}
+	}
+	for _, in := range structured {
+		add(in, false)
+	}
+	for _, in := range FindIndicators(body) {
+		add(in, true)
+	}
+	return out
+}
+
+// Patterns of indicators in running text, defanged or not.
+var (
+	textURL  = regexp.MustCompile(`(?i)\b(?:https?|ftp)://[^\s<>()\[\]"']+`)
+	textIPv4 = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`)
+	textHash = regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`)
+	// A domain: labels and a top-level label, already defanged
+	// ("evil[.]example") or not.
+	textDomain = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.|\[\.\]))+(?:[a-z]{2,24})\b`)
+)
+
+// FindIndicators lists the indicators written in a text: URLs, IPv4
+// addresses, MD5/SHA-1/SHA-256 hashes and domains, defanged or not, each
+// once: URLs first, then addresses, hashes and domains, each kind in order
+// of appearance. A bare word.word is often prose or a file name: it counts
+// as a domain only when its author defanged it, or when it is a URL's
+// host. It only reads text; nothing is looked up or opened.
+func FindIndicators(text string) []Indicator {
+	var out []Indicator
+	seen := map[Indicator]bool{}
+	add := func(s string) {
+		in, err := ParseIndicator(s)
+		if err == nil && !seen[in] {
+			seen[in] = true
+			out = append(out, in)
+		}
+	}
+	plain := Refang(text)
+	hosts := map[string]bool{}
+	for _, u := range textURL.FindAllString(plain, -1) {
+		add(u)
+		if pu, err := url.Parse(u); err == nil {
+			hosts[strings.ToLower(pu.Hostname())] = true
+		}
+	}
+	for _, ip := range textIPv4.FindAllString(plain, -1) {
+		add(ip)
+	}
+	for _, h := range textHash.FindAllString(text, -1) {
+		add(h)
+	}
+	for _, d := range textDomain.FindAllString(text, -1) {
+		p := strings.ToLower(Refang(d))
+		if !strings.Contains(d, "[.]") && !hosts[p] {
+			continue
+		}
+		if textIPv4.MatchString(p) {
+			continue
+		}
+		add(p)
+	}
+	return out
+}
+
+// DefangText makes the URLs and IPv4 addresses of a text safe to show:
+// "http://evil.example/x" becomes "hxxp://evil[.]example/x",
+// "198.51.100.23" becomes "198.51.100[.]23". Text already defanged is left
+// as it is.
+func DefangText(s string) string {
+	s = textURL.ReplaceAllStringFunc(s, func(u string) string {
+		return Indicator{Kind: IndicatorURL, Value: u}.Defanged()
+	})
+	return textIPv4.ReplaceAllStringFunc(s, func(ip string) string {
+		return Indicator{Kind: IndicatorIPv4, Value: ip}.Defanged()
+	})
 }
 
 // parseIndicators parses a draft's indicators, each once.

@@ -65,7 +65,7 @@ func DecodeJoinRequest(b []byte) (*JoinRequest, error) {
 	dec.DisallowUnknownFields()
 	r := &JoinRequest{}
 	if err := dec.Decode(r); err != nil {
-		return nil, fmt.Errorf("%w: not a join request (%v): ask the member for the file `noroshi request --out FILE` wrote", ErrInvalid, err)
+		return nil, &FieldError{Of: OfInvite, Field: FieldRequest, Reason: ReasonMalformed, Detail: err.Error()}
 	}
 	if r.Type != joinRequestType {
 		return nil, fmt.Errorf("%w: not a join request (type %q)", ErrInvalid, r.Type)
@@ -156,7 +156,7 @@ func decodeEndorsement(b []byte, req *JoinRequest, community envelope.Hash) (cry
 	dec.DisallowUnknownFields()
 	var f endorsementFile
 	if err := dec.Decode(&f); err != nil || f.Type != endorsementType {
-		return crypto.Membership{}, fmt.Errorf("%w: not an endorsement: give the file `noroshi endorse --request FILE --out FILE` wrote on the person's own device", ErrInvalid)
+		return crypto.Membership{}, &FieldError{Of: OfInvite, Field: FieldEndorsement, Reason: ReasonMalformed}
 	}
 	if f.V != endorsementVersion {
 		return crypto.Membership{}, fmt.Errorf("%w: endorsement version %d, this program reads %d: upgrade Noroshi", ErrInvalid, f.V, endorsementVersion)
@@ -240,13 +240,13 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		org, err = s.findOrg(opt.Org)
 	}
 	if err == nil && org.IsZero() {
-		err = fmt.Errorf("%w: name the organisation with --org", ErrInvalid)
+		err = &FieldError{Of: OfInvite, Field: FieldOrg, Reason: ReasonRequired}
 	}
 	if err == nil {
 		switch {
 		case me.Role == crypto.RoleCoordinator:
 		case me.Role == crypto.RoleOrgAdmin && !person.IsZero() && endorsed == nil:
-			err = fmt.Errorf("%w: an org admin adds a device to an existing person only with that person's endorsement: on one of their devices run `noroshi endorse --request FILE --out FILE`, then `noroshi invite --request FILE --endorsement FILE`", ErrNotAllowed)
+			err = &FieldError{Err: ErrNotAllowed, Of: OfInvite, Field: FieldEndorsement, Reason: ReasonRequired, With: FieldRole, WithValue: string(crypto.RoleOrgAdmin)}
 		case me.Role == crypto.RoleOrgAdmin && org == me.Org && (opt.Role == crypto.RoleMember || opt.Role == crypto.RoleOrgAdmin):
 		default:
 			err = fmt.Errorf("%w: your role (%s) cannot admit a %s to this organisation: ask a coordinator", ErrNotAllowed, me.Role, opt.Role)
@@ -300,7 +300,7 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 		return nil, Member{}, err
 	}
 	if _, ok := a.store.Trust().Member(req.Device); !ok {
-		return nil, Member{}, fmt.Errorf("%w: a new coordinator takes two coordinators; your agreement is recorded: another coordinator runs `noroshi invite --request FILE --role coordinator` with the same request, and that invite admits the device", ErrAwaitingQuorum)
+		return nil, Member{}, &FieldError{Err: ErrAwaitingQuorum, Of: OfInvite, Field: FieldRole, Reason: ReasonQuorum, Value: string(crypto.RoleCoordinator)}
 	}
 	var builders []builder
 	for _, kg := range grants {
@@ -346,11 +346,11 @@ func (a *App) Invite(reqBytes []byte, opt InviteOptions) ([]byte, Member, error)
 // carries.
 func (a *App) Join(invite []byte) (WhoAmI, error) {
 	if c := a.store.Community(); !c.IsZero() {
-		return WhoAmI{}, fmt.Errorf("%w: use a new --home for another community", ErrHasCommunity)
+		return WhoAmI{}, &FieldError{Err: ErrHasCommunity, Of: OfCommunity, Field: FieldHome, Reason: ReasonExists}
 	}
 	plain, err := crypto.OpenFrom(invite, maxInvite, a.dev.Identity())
 	if errors.Is(err, crypto.ErrNotForMe) {
-		return WhoAmI{}, fmt.Errorf("%w: it was made from another device's join request; send `noroshi request --out FILE` from this home to the coordinator", ErrNotForDevice)
+		return WhoAmI{}, &FieldError{Err: ErrNotForDevice, Of: OfInvite, Field: FieldInvite, Reason: ReasonNotForDevice}
 	}
 	if err != nil {
 		return WhoAmI{}, fmt.Errorf("%w: not a Noroshi invite (%v)", ErrInvalid, err)
@@ -387,7 +387,7 @@ func (a *App) Join(invite []byte) (WhoAmI, error) {
 	if err != nil {
 		return WhoAmI{}, err
 	}
-	if err := a.refresh(res); err != nil {
+	if err := a.refresh(); err != nil {
 		return WhoAmI{}, err
 	}
 	w := a.WhoAmI()

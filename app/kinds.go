@@ -1,7 +1,6 @@
 package app
 
 import (
-	"fmt"
 	"strings"
 )
 
@@ -33,7 +32,11 @@ func ParseTLP(s string) (TLP, error) {
 			return t, nil
 		}
 	}
-	return "", fmt.Errorf("%w: unknown TLP %q: use clear, green, amber, amber+strict or red", ErrInvalid, s)
+	allowed := make([]string, len(TLPs))
+	for i, t := range TLPs {
+		allowed[i] = strings.ToLower(string(t))
+	}
+	return "", &FieldError{Field: FieldTLP, Reason: ReasonUnknownValue, Value: s, Allowed: allowed}
 }
 
 // Label returns "TLP:RED" and so on.
@@ -174,46 +177,50 @@ const (
 )
 
 // parseEnum finds s among the allowed values, case-insensitively.
-func parseEnum[T ~string](what, s string, allowed []T) (T, error) {
+func parseEnum[T ~string](field Field, s string, allowed []T) (T, error) {
 	l := strings.ToLower(strings.TrimSpace(s))
 	for _, a := range allowed {
 		if string(a) == l {
 			return a, nil
 		}
 	}
-	names := make([]string, len(allowed))
-	for i, a := range allowed {
-		names[i] = string(a)
-	}
 	var zero T
 	if l == "" {
-		return zero, fmt.Errorf("%w: no %s given: use one of %s", ErrInvalid, what, strings.Join(names, ", "))
+		s = ""
 	}
-	return zero, fmt.Errorf("%w: unknown %s %q: use one of %s", ErrInvalid, what, s, strings.Join(names, ", "))
+	return zero, &FieldError{Field: field, Reason: ReasonUnknownValue, Value: s, Allowed: enumNames(allowed)}
+}
+
+func enumNames[T ~string](values []T) []string {
+	names := make([]string, len(values))
+	for i, a := range values {
+		names[i] = string(a)
+	}
+	return names
 }
 
 // ParseTag parses a title tag.
-func ParseTag(s string) (Tag, error) { return parseEnum("tag", s, Tags) }
+func ParseTag(s string) (Tag, error) { return parseEnum(FieldTag, s, Tags) }
 
 // ParsePostType parses an information type.
-func ParsePostType(s string) (PostType, error) { return parseEnum("type", s, PostTypes) }
+func ParsePostType(s string) (PostType, error) { return parseEnum(FieldType, s, PostTypes) }
 
 // ParseChannel parses a channel.
-func ParseChannel(s string) (Channel, error) { return parseEnum("channel", s, Channels) }
+func ParseChannel(s string) (Channel, error) { return parseEnum(FieldChannel, s, Channels) }
 
 // ParseOrgKind parses an organisation kind.
-func ParseOrgKind(s string) (OrgKind, error) { return parseEnum("organisation kind", s, OrgKinds) }
+func ParseOrgKind(s string) (OrgKind, error) { return parseEnum(FieldOrgKind, s, OrgKinds) }
 
 // ParseSector parses a critical-service sector.
-func ParseSector(s string) (string, error) { return parseEnum("sector", s, Sectors) }
+func ParseSector(s string) (string, error) { return parseEnum(FieldSector, s, Sectors) }
 
 // ParseCategory parses an incident category.
-func ParseCategory(s string) (Category, error) { return parseEnum("category", s, Categories) }
+func ParseCategory(s string) (Category, error) { return parseEnum(FieldCategory, s, Categories) }
 
 // ParseStatus parses an incident status.
-func ParseStatus(s string) (Status, error) { return parseEnum("status", s, Statuses) }
+func ParseStatus(s string) (Status, error) { return parseEnum(FieldStatus, s, Statuses) }
 
 // ParseAffects parses yes, no or unknown.
 func ParseAffects(s string) (Affects, error) {
-	return parseEnum("affects-event value", s, []Affects{AffectsYes, AffectsNo, AffectsUnknown})
+	return parseEnum(FieldAffects, s, []Affects{AffectsYes, AffectsNo, AffectsUnknown})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
 	"noroshi/crypto"
@@ -23,9 +24,15 @@ func heapInUse() uint64 {
 // (the type holds no payload; the heap measurement below checks that
 // nothing else pins them).
 func lockedIDs(a *App) []envelope.Hash {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return append([]envelope.Hash(nil), a.locked...)
+	var out []envelope.Hash
+	a.read(func(t *vtx) error {
+		eachPrefix(t.b(vbLocked), nil, func(k, _ []byte) bool {
+			out = append(out, envelope.Hash(k[len(k)-32:]))
+			return true
+		})
+		return nil
+	})
+	return slices.Compact(out)
 }
 
 // TestThreatRelayPinsNoPayloads: a relay folds every sealed envelope and can
@@ -106,7 +113,7 @@ func TestLockedRecordsOpenWhenKeyArrives(t *testing.T) {
 	if err != nil || len(res.Admitted) != len(mine) {
 		t.Fatalf("power admitted %d of rail's %d posts (err %v, refused %v)", len(res.Admitted), len(mine), err, res.Refused)
 	}
-	if err := c.power.refresh(res); err != nil {
+	if err := c.power.refresh(); err != nil {
 		t.Fatal(err)
 	}
 	shown := func() int {

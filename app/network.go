@@ -2,13 +2,13 @@ package app
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
+	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"noroshi/crypto"
-	"noroshi/crypto/envelope"
 	"noroshi/replica"
 )
 
@@ -35,7 +35,7 @@ type NetworkConfig struct {
 	// MDNS finds and joins peers of the community on the local network
 	// (mDNS): `serve` and the desktop app set it unless told not to. It
 	// reveals to the LAN that a Noroshi node runs at this address and
-	// gossip port, nothing of the community (see replica.Discoverer).
+	// gossip port, nothing of the community (see package replica/lan).
 	// MDNSInterface restricts it to one network interface (default: all).
 	MDNS          bool
 	MDNSInterface string
@@ -43,13 +43,16 @@ type NetworkConfig struct {
 
 // Network is this device's replication: gossip, anti-entropy, sync streams.
 type Network struct {
-	a    *App
-	node *replica.Node
+	a       *App
+	node    *replica.Node
+	stop    chan struct{} // closed by Close: watch ends
+	done    chan struct{} // closed when watch has ended
+	closing sync.Once
 }
 
-// StartNetwork starts replicating with peers. Envelopes that arrive are
-// folded into the views as they come; this device's own writes are
-// announced at once.
+// StartNetwork starts replicating with peers. Both ends follow the store's
+// one change signal (replica.Store.Changed): the app folds what the node
+// admits, and the node announces this device's own writes.
 func (a *App) StartNetwork(nc NetworkConfig) (*Network, error) {
 	if a.store.Community().IsZero() {
 		return nil, fmt.Errorf("%w: join a community before serving", ErrNoCommunity)
@@ -58,47 +61,68 @@ func (a *App) StartNetwork(nc NetworkConfig) (*Network, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: this device holds no transport key (joined before this version? ask for a new invite)", ErrNotAllowed)
 	}
-	n := &Network{a: a}
 	node, err := replica.StartNode(a.store, replica.NodeConfig{
 		Device: a.dev, BindAddr: nc.BindAddr, BindPort: nc.BindPort, AdvertiseAddr: nc.Advertise,
 		Join: nc.Join, Relays: nc.Relays, Profile: nc.Profile, TransportKeys: keys,
 		AntiEntropyInterval: nc.AntiEntropy, Test: nc.Test, Logf: a.cfg.Logf, Rand: a.cfg.Rand,
 		MDNS: nc.MDNS, MDNSInterface: nc.MDNSInterface,
-		OnChange: func(res replica.Result) {
-			if err := a.refresh(res); err != nil {
-				a.cfg.Logf("refresh views: %v", err)
-			}
-			if err := n.updateKeys(); err != nil {
-				a.cfg.Logf("transport keys: %v", err)
-			}
-		},
 	})
 	if err != nil {
 		return nil, err
 	}
-	n.node = node
+	n := &Network{a: a, node: node, stop: make(chan struct{}), done: make(chan struct{})}
 	a.mu.Lock()
-	a.announce = node.Announce
-	a.holders = node.Holders
+	a.net = n
 	a.mu.Unlock()
+	go n.watch(keys)
 	return n, nil
 }
 
-// updateKeys installs transport keys learned since the start (a rotation).
-func (n *Network) updateKeys() error {
-	keys := n.a.TransportKeys()
-	if len(keys) == 0 {
-		return errors.New("no transport key")
+// watch follows the views and the node until Close: when the views change
+// (a key rotation folded in), it installs the transport keys learned; when
+// a peer is known to hold more of this device's chain, it tells the front
+// ends (Changed), whose delivery view moved.
+func (n *Network) watch(installed [][]byte) {
+	defer close(n.done)
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-n.node.Delivered():
+			n.a.notify()
+		case <-n.a.Changed():
+			keys := n.a.TransportKeys()
+			if len(keys) == 0 || slices.EqualFunc(keys, installed, bytes.Equal) {
+				continue
+			}
+			if err := n.node.SetTransportKeys(keys); err != nil {
+				n.a.cfg.Logf("transport keys: %v", err)
+				continue
+			}
+			installed = keys
+		}
 	}
-	return n.node.SetTransportKeys(keys)
 }
 
-// Close stops replicating.
+// Close stops replicating. Closing again does nothing.
 func (n *Network) Close() error {
 	n.a.mu.Lock()
-	n.a.announce, n.a.holders = nil, nil
+	if n.a.net == n {
+		n.a.net = nil
+	}
 	n.a.mu.Unlock()
+	n.closing.Do(func() { close(n.stop) })
+	<-n.done
 	return n.node.Close()
+}
+
+// holders returns the peers known to hold this device's envelope of
+// sequence seq; none when the network does not run (n nil).
+func (n *Network) holders(seq uint64) []crypto.DeviceID {
+	if n == nil {
+		return nil
+	}
+	return n.node.Holders(seq)
 }
 
 // GossipAddr returns the address peers join.
@@ -109,15 +133,6 @@ func (n *Network) SyncAddr() string { return n.node.SyncAddr() }
 
 // Join joins peers by gossip address.
 func (n *Network) Join(addrs ...string) error { return n.node.Join(addrs...) }
-
-// SyncNow runs one anti-entropy round with a peer's sync address.
-func (n *Network) SyncNow(addr string) error {
-	st, err := n.node.SyncWith(addr)
-	if err == nil && (st.Admitted > 0 || st.Purged > 0) {
-		return n.a.refresh(replica.Result{Purged: st.Purged})
-	}
-	return err
-}
 
 // TransportGrace is how long a superseded transport key stays in the
 // gossip keyring after a rotation, so that honest peers that were offline
@@ -225,12 +240,14 @@ func (n *Network) Peers() ([]Peer, Connectivity) {
 // (other-community, wrong-version, membership-unknown, revoked, refused).
 func (n *Network) Refusals() map[string]int { return n.node.Refusals() }
 
-// announceIDs tells the network about new envelopes, if it runs.
-func (a *App) announceIDs(ids []envelope.Hash) {
-	a.mu.RLock()
-	f := a.announce
-	a.mu.RUnlock()
-	if f != nil {
-		f(ids...)
+// Dropped returns how many gossip and stream messages this device dropped
+// since the network started, by reason: a budget exceeded, a queue full, a
+// message malformed (replica.DropReason names, such as "announce-rate",
+// "pull-queue", "announce-malformed", "stream-protocol").
+func (n *Network) Dropped() map[string]uint64 {
+	out := map[string]uint64{}
+	for r, k := range n.node.Dropped() {
+		out[string(r)] = k
 	}
+	return out
 }

@@ -84,6 +84,8 @@ type PostDetail struct {
 	AudienceOrgs  int             `json:"audience_orgs"`
 	// Delivery is shown to the author only.
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// PostAbilities say what this device may do with the post.
+	PostAbilities
 }
 
 // Delivery is how far the author's post has gone: only on this device,
@@ -145,13 +147,60 @@ type FeedFilter struct {
 
 // Post seals and stores a new post and returns its ID.
 func (a *App) Post(d PostDraft) (PostSummary, error) {
-	if err := checkDraft(&d, a.cfg.MaxAttachment); err != nil {
+	builders, err := a.postBuilders(d)
+	if err != nil {
 		return PostSummary{}, err
+	}
+	ids, err := a.write(builders...)
+	if err != nil {
+		return PostSummary{}, err
+	}
+	return a.postSummary(ids[len(ids)-1]), nil
+}
+
+// postBatch bounds the posts PostBatch writes in one commit.
+const postBatch = 2000
+
+// PostBatch seals and stores many posts, a few thousand per commit (an
+// import), checked one by one as Post checks them, and returns how many it
+// stored. It stops at the first draft that fails, with that draft's index
+// in the error; the posts before it are stored.
+func (a *App) PostBatch(drafts []PostDraft) (int, error) {
+	done := 0
+	for done < len(drafts) {
+		var builders []builder
+		n := 0
+		for _, d := range drafts[done:min(len(drafts), done+postBatch)] {
+			b, err := a.postBuilders(d)
+			if err != nil {
+				if n > 0 {
+					if _, werr := a.write(builders...); werr != nil {
+						return done, werr
+					}
+				}
+				return done + n, fmt.Errorf("post %d: %w", done+n+1, err)
+			}
+			builders = append(builders, b...)
+			n++
+		}
+		if _, err := a.write(builders...); err != nil {
+			return done, err
+		}
+		done += n
+	}
+	return done, nil
+}
+
+// postBuilders checks a draft and returns the builders of its envelopes:
+// its attachments' parts, then the post.
+func (a *App) postBuilders(d PostDraft) ([]builder, error) {
+	if err := checkDraft(&d, a.cfg.MaxAttachment); err != nil {
+		return nil, err
 	}
 	rec := &PostRecord{Type: d.Type, Tag: d.Tag, TLP: d.TLP, Channel: d.Channel, Title: d.Title, Body: d.Body}
 	inds, err := parseIndicators(d.Indicators)
 	if err != nil {
-		return PostSummary{}, err
+		return nil, err
 	}
 	rec.Indicators = inds
 	a.mu.RLock()
@@ -187,22 +236,13 @@ func (a *App) Post(d PostDraft) (PostSummary, error) {
 	}
 	a.mu.RUnlock()
 	if err != nil {
-		return PostSummary{}, err
+		return nil, err
 	}
-
 	builders, refs := a.attachmentBuilders(aud, d.Files, d.Exercise)
-	builders = append(builders, func(pos crypto.Position, clock uint64) (*envelope.Envelope, error) {
+	return append(builders, func(pos crypto.Position, clock uint64) (*envelope.Envelope, error) {
 		rec.Attachments = refs()
 		return a.sealed(aud, &Record{Exercise: d.Exercise, Post: rec})(pos, clock)
-	})
-	ids, err := a.write(builders...)
-	if err != nil {
-		return PostSummary{}, err
-	}
-	id := ids[len(ids)-1]
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.summary(id, a.view.posts[id], a.localState()), nil
+	}), nil
 }
 
 func appendUnique(s []crypto.ID16, id crypto.ID16) []crypto.ID16 {
@@ -218,16 +258,16 @@ func checkDraft(d *PostDraft, maxAttachment int64) error {
 	d.Title = strings.TrimSpace(d.Title)
 	switch {
 	case d.Title == "":
-		return fmt.Errorf("%w: a post needs a --title", ErrInvalid)
+		return &FieldError{Of: OfPost, Field: FieldTitle, Reason: ReasonRequired}
 	case len(d.Title) > MaxTitle || strings.ContainsAny(d.Title, "\n\r"):
-		return fmt.Errorf("%w: the title must be one line of at most %d bytes", ErrInvalid, MaxTitle)
+		return &FieldError{Of: OfPost, Field: FieldTitle, Reason: ReasonTooLong, Max: MaxTitle}
 	case len(d.Body) > MaxBody:
 		return fmt.Errorf("%w: body of %d bytes, at most %d: attach long texts as files", ErrTooLarge, len(d.Body), MaxBody)
 	case !utf8.ValidString(d.Title) || !utf8.ValidString(d.Body):
 		return fmt.Errorf("%w: title and body must be UTF-8 text", ErrInvalid)
 	}
-	if d.Type == "" || d.Tag == "" || d.TLP == "" {
-		return fmt.Errorf("%w: a post needs --type, --tag and --tlp", ErrInvalid)
+	if err := needAll(OfPost, map[Field]bool{FieldType: d.Type != "", FieldTag: d.Tag != "", FieldTLP: d.TLP != ""}, FieldType, FieldTag, FieldTLP); err != nil {
+		return err
 	}
 	if d.Channel == "" {
 		d.Channel = ChannelPro
@@ -243,18 +283,21 @@ func checkScope(r *PostRecord, me crypto.Membership) error {
 	switch {
 	case r.Channel == ChannelObservation:
 		if len(r.ToOrgs) != 1 || len(r.ToPersons) > 0 {
-			return fmt.Errorf("%w: an observation notice goes to exactly one organisation: --channel observation --to ORG", ErrInvalid)
+			return &FieldError{Of: OfPost, Field: FieldTo, Reason: ReasonExactlyOne, With: FieldChannel, WithValue: string(ChannelObservation)}
 		}
 		if r.TLP == TLPRed {
-			return fmt.Errorf("%w: TLP:RED goes to named people (--to-member), not to an observation channel", ErrInvalid)
+			return &FieldError{Of: OfPost, Field: FieldTLP, Reason: ReasonNotAllowed, Value: string(TLPRed), With: FieldChannel, WithValue: string(ChannelObservation)}
 		}
 	case r.TLP == TLPRed:
-		if len(r.ToPersons) == 0 || len(r.ToOrgs) > 0 {
-			return fmt.Errorf("%w: TLP:RED is sealed to named people only: give --to-member PERSON-ID from `noroshi member list` (and no --to ORG)", ErrInvalid)
+		if len(r.ToOrgs) > 0 {
+			return &FieldError{Of: OfPost, Field: FieldTo, Reason: ReasonNotAllowed, With: FieldTLP, WithValue: string(TLPRed)}
+		}
+		if len(r.ToPersons) == 0 {
+			return &FieldError{Of: OfPost, Field: FieldToMember, Reason: ReasonRequired, With: FieldTLP, WithValue: string(TLPRed)}
 		}
 	case r.TLP == TLPAmberStrict:
 		if len(r.ToPersons) > 0 {
-			return fmt.Errorf("%w: TLP:AMBER+STRICT stays inside organisations: use --to ORG, not --to-member", ErrInvalid)
+			return &FieldError{Of: OfPost, Field: FieldToMember, Reason: ReasonNotAllowed, With: FieldTLP, WithValue: string(TLPAmberStrict)}
 		}
 		if len(r.ToOrgs) == 0 {
 			r.ToOrgs = []crypto.ID16{me.Org}
@@ -344,192 +387,45 @@ func (a *App) localState() localState {
 	return l
 }
 
-// visible reports whether a folded post is shown: not retracted, and an
-// observation notice only when a coordinator wrote it.
-func (s *state) visible(id envelope.Hash, p postState) bool {
-	if _, gone := s.retracted[id]; gone {
-		return false
-	}
-	return p.rec.Channel != ChannelObservation || s.isCoordinator(p.author)
-}
-
-// readers returns, per person, when they first read post id.
-func (s *state) readers(id envelope.Hash) map[crypto.ID16]uint64 {
-	out := map[crypto.ID16]uint64{}
-	for d, c := range s.reads[id] {
-		p := s.person(d)
-		if old, ok := out[p]; !ok || c < old {
-			out[p] = c
-		}
-	}
-	return out
-}
-
-func (a *App) summary(id envelope.Hash, p postState, l localState) PostSummary {
-	s := a.view
-	m, _ := s.trust.Member(p.author)
-	readers := s.readers(id)
-	me := s.person(a.dev.ID())
-	_, read := readers[me]
-	if !read && l.reads[id] {
-		// Read here, receipt not sent yet (batched): count it now.
-		readers[me] = 0
-		read = true
-	}
-	read = read || p.author == a.dev.ID()
-	return PostSummary{
-		ID: id.String(), Title: p.rec.Title, Type: p.rec.Type, Tag: p.rec.Tag, TagMark: p.rec.Tag.Mark(),
-		TLP: p.rec.TLP.Label(), Channel: p.rec.Channel, Org: m.Org.String(), OrgName: s.orgName(m.Org),
-		Author: p.author.String(), AuthorName: s.deviceName(p.author), Time: wallTime(p.clock),
-		Unread: !read, Bookmarked: l.bookmarks[id], Reads: len(readers), Comments: len(s.comments[id]),
-		Attachments: len(p.rec.Attachments), Exercise: p.exercise,
-	}
-}
-
-// Feed lists the posts this device can read, newest first.
-func (a *App) Feed(f FeedFilter) []PostSummary {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	l := a.localState()
-	q := strings.ToLower(strings.TrimSpace(f.Search))
-	var out []PostSummary
-	var order []postState
-	for id, p := range a.view.posts {
-		if !a.view.visible(id, p) {
-			continue
-		}
-		r := p.rec
-		if (f.Type != "" && r.Type != f.Type) || (f.Tag != "" && r.Tag != f.Tag) || (f.TLP != "" && r.TLP != f.TLP) ||
-			(f.Channel != "" && r.Channel != f.Channel) || (f.Bookmarked && !l.bookmarks[id]) {
-			continue
-		}
-		if q != "" && !matches(r, q, a.view.deviceName(p.author)) {
-			continue
-		}
-		s := a.summary(id, p, l)
-		if f.Unread && !s.Unread {
-			continue
-		}
-		out = append(out, s)
-		order = append(order, p)
-	}
-	idx := make([]int, len(out))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(i, j int) bool { return order[idx[i]].newer(order[idx[j]].meta) })
-	sorted := make([]PostSummary, len(out))
-	for i, k := range idx {
-		sorted[i] = out[k]
-	}
-	if f.Before != "" {
-		for i, p := range sorted {
-			if p.ID == f.Before {
-				sorted = sorted[i+1:]
-				break
-			}
-		}
-	}
-	if f.Limit > 0 && len(sorted) > f.Limit {
-		sorted = sorted[:f.Limit]
-	}
-	return sorted
-}
-
-// matches reports whether a post's title, body, author or one of its
-// indicators (plain or defanged) contains the lower-case query q.
-func matches(r *PostRecord, q, author string) bool {
-	if strings.Contains(strings.ToLower(r.Title), q) || strings.Contains(strings.ToLower(r.Body), q) ||
-		strings.Contains(strings.ToLower(author), q) {
-		return true
-	}
-	plain := strings.ToLower(Refang(q))
-	for _, in := range r.Indicators {
-		if strings.Contains(strings.ToLower(in.Value), plain) {
-			return true
-		}
-	}
-	return false
-}
-
-// findPost resolves a post ID prefix among the posts this device can read.
-func (a *App) findPost(q string) (envelope.Hash, postState, error) {
-	id, err := findID(a.view.posts, q, "post", "see `noroshi feed`")
-	if err != nil {
-		// A retracted post is no longer readable: say so rather than "not found".
-		if rid, rerr := findID(a.view.retracted, q, "post", ""); rerr == nil {
-			return rid, postState{}, a.retractedErr(rid)
-		}
-		return id, postState{}, err
-	}
-	p := a.view.posts[id]
-	if !a.view.visible(id, p) {
-		return id, p, a.retractedErr(id)
-	}
-	return id, p, nil
-}
-
-// retractedErr says who retracted post id, when and why. The caller holds a.mu.
-func (a *App) retractedErr(id envelope.Hash) error {
-	r, ok := a.view.retracted[id]
-	if !ok {
-		return fmt.Errorf("%w: post %s is not shown (an observation notice not written by a coordinator)", ErrNotFound, id.String()[:12])
-	}
-	msg := fmt.Sprintf("%v: post %s was retracted by %s at %s", ErrRetracted, id.String()[:12], a.view.deviceName(r.by.author), wallTime(r.by.clock).Format("2006-01-02 15:04 MST"))
-	if r.reason != "" {
-		msg += ": " + r.reason
-	}
-	return fmt.Errorf("%w%s", ErrRetracted, strings.TrimPrefix(msg, ErrRetracted.Error()))
-}
-
 // Show returns a post's detail.
 func (a *App) Show(q string) (PostDetail, error) {
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	id, p, err := a.findPost(q)
-	if err != nil {
-		return PostDetail{}, err
-	}
+	l := a.localState()
+	var d PostDetail
+	err := a.read(func(t *vtx) error {
+		p, err := t.findPost(q)
+		if err != nil {
+			return err
+		}
+		d = a.detail(t, p, l)
+		return nil
+	})
+	return d, err
+}
+
+// detail builds a post's detail view. The caller holds a.mu.
+func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 	s := a.view
+	r := p.rec.Post
 	// Empty lists, not null, in --json.
-	d := PostDetail{PostSummary: a.summary(id, p, a.localState()), Body: p.rec.Body, Files: []Attachment{}, CommentList: []Comment{}}
-	d.Scope.Community = len(p.rec.ToOrgs) == 0 && len(p.rec.ToPersons) == 0
-	for _, o := range p.rec.ToOrgs {
+	d := PostDetail{PostSummary: t.summary(p, l), Body: r.Body, Files: []Attachment{}, CommentList: t.comments(p.id)}
+	d.Scope.Community = len(r.ToOrgs) == 0 && len(r.ToPersons) == 0
+	for _, o := range r.ToOrgs {
 		d.Scope.Orgs = append(d.Scope.Orgs, s.orgName(o))
 	}
-	for _, pr := range p.rec.ToPersons {
+	for _, pr := range r.ToPersons {
 		d.Scope.People = append(d.Scope.People, s.personLabel(pr))
 	}
-	d.Files = attachmentViews(p.rec.Attachments)
-	d.Indicators = []IndicatorView{}
-	for _, in := range p.rec.Indicators {
-		d.Indicators = append(d.Indicators, IndicatorView{Kind: in.Kind, Value: in.Value, Defanged: in.Defanged()})
-	}
-	var comments []commentState
-	for _, c := range s.comments[id] {
-		comments = append(comments, c)
-	}
-	sort.Slice(comments, func(i, j int) bool { return comments[j].newer(comments[i].meta) })
-	for _, c := range comments {
-		m, _ := s.trust.Member(c.author)
-		d.CommentList = append(d.CommentList, Comment{ID: c.id.String(), Author: c.author.String(), AuthorName: s.deviceName(c.author),
-			OrgName: s.orgName(m.Org), Time: wallTime(c.clock), Body: c.rec.Body})
-	}
+	d.Files = attachmentViews(r.Attachments)
+	d.Indicators = PostIndicators(r.Indicators, r.Body)
 	// Who read it: shown to the author, the author's organisation admins and
 	// coordinators.
 	me, _ := s.trust.Member(a.dev.ID())
 	author, _ := s.trust.Member(p.author)
 	d.ReadByVisible = me.Person == author.Person || me.Role == crypto.RoleCoordinator ||
 		(me.Role == crypto.RoleOrgAdmin && me.Org == author.Org)
-	readers := s.readers(id)
 	orgs := map[crypto.ID16]bool{}
-	for person, c := range readers {
-		var org crypto.ID16
-		for _, m := range s.trust.Members() {
-			if m.Person == person {
-				org = m.Org
-			}
-		}
+	for person, c := range t.readers(p.id) {
+		org := s.personOrg(person)
 		orgs[org] = true
 		if d.ReadByVisible {
 			d.ReadBy = append(d.ReadBy, Reader{Name: s.personName(person), OrgName: s.orgName(org), Time: wallTime(c)})
@@ -545,42 +441,37 @@ func (a *App) Show(q string) (PostDetail, error) {
 	switch {
 	case d.Scope.Community:
 		d.AudienceOrgs = len(s.orgList())
-	case len(p.rec.ToPersons) > 0:
+	case len(r.ToPersons) > 0:
 		// The organisations of the people it was sealed to, and the author's.
 		aud := map[crypto.ID16]bool{author.Org: true}
-		for _, pr := range p.rec.ToPersons {
-			for _, m := range s.trust.Members() {
-				if m.Person == pr {
-					aud[m.Org] = true
-				}
-			}
+		for _, pr := range r.ToPersons {
+			aud[s.personOrg(pr)] = true
 		}
 		d.AudienceOrgs = len(aud)
 	default:
 		aud := map[crypto.ID16]bool{author.Org: true}
-		for _, o := range p.rec.ToOrgs {
+		for _, o := range r.ToOrgs {
 			aud[o] = true
 		}
 		d.AudienceOrgs = len(aud)
 	}
 	if p.author == a.dev.ID() {
-		d.Delivery = a.delivery(p, d.ReadOrgs, d.AudienceOrgs)
+		d.Delivery = a.delivery(p, t.readerDevices(p.id), d.ReadOrgs, d.AudienceOrgs)
 	}
-	return d, nil
+	d.PostAbilities = a.viewer().postAbilities(p.author)
+	return d
 }
 
 // delivery works out how far this device's post has gone. The caller holds
 // a.mu. Peers that read it hold it, whether or not this device has synced
 // with them since.
-func (a *App) delivery(p postState, readOrgs, audienceOrgs int) *Delivery {
+func (a *App) delivery(p *viewRec, readers []crypto.DeviceID, readOrgs, audienceOrgs int) *Delivery {
 	d := &Delivery{ReadOrgs: readOrgs, AudienceOrgs: audienceOrgs}
 	holders := map[crypto.DeviceID]bool{}
-	if a.holders != nil {
-		for _, h := range a.holders(p.seq) {
-			holders[h] = true
-		}
+	for _, h := range a.net.holders(p.seq) {
+		holders[h] = true
 	}
-	for dev := range a.view.reads[p.id] {
+	for _, dev := range readers {
 		if dev != a.dev.ID() {
 			holders[dev] = true
 		}
@@ -600,20 +491,44 @@ func (a *App) delivery(p postState, readOrgs, audienceOrgs int) *Delivery {
 // ReadBatch.
 func (a *App) MarkRead(q string) (PostSummary, error) {
 	a.mu.RLock()
-	id, p, err := a.findPost(q)
+	p, err := a.findPost(q)
 	a.mu.RUnlock()
 	if err != nil {
 		return PostSummary{}, err
 	}
-	if err := a.store.PutLocal(localOp(localPendingRead+id.String(), []byte{1})); err != nil {
+	if err := a.store.PutLocal(localOp(localPendingRead+p.id.String(), []byte{1})); err != nil {
 		return PostSummary{}, err
 	}
 	if _, err := a.FlushReads(false); err != nil {
 		return PostSummary{}, err
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.summary(id, p, a.localState()), nil
+	return a.postSummary(p.id), nil
+}
+
+// findPost resolves a post ID prefix in a view transaction of its own. The
+// caller holds a.mu.
+func (a *App) findPost(q string) (*viewRec, error) {
+	var v *viewRec
+	err := a.store.ViewRead(func(tx *replica.ViewTx) error {
+		var err error
+		v, err = a.vtx(tx).findPost(q)
+		return err
+	})
+	return v, err
+}
+
+// postSummary returns the summary of a post that was just written or
+// changed, from a view transaction of its own.
+func (a *App) postSummary(id envelope.Hash) PostSummary {
+	l := a.localState()
+	var s PostSummary
+	a.read(func(t *vtx) error {
+		if v := t.post(id); v != nil {
+			s = t.summary(v, l)
+		}
+		return nil
+	})
+	return s
 }
 
 func localOp(k string, v []byte) replica.LocalOp { return replica.LocalOp{Key: k, Value: v} }
@@ -622,6 +537,8 @@ func localOp(k string, v []byte) replica.LocalOp { return replica.LocalOp{Key: k
 // when ReadBatch has passed since the last one (or always, with force). It
 // returns how many posts the envelope listed.
 func (a *App) FlushReads(force bool) (int, error) {
+	flushMu.Lock()
+	defer flushMu.Unlock()
 	pending := a.store.LocalWithPrefix(localPendingRead)
 	if len(pending) == 0 {
 		return 0, nil
@@ -658,41 +575,39 @@ func (a *App) FlushReads(force bool) (int, error) {
 // Bookmark sets or clears a bookmark. Bookmarks stay on this device.
 func (a *App) Bookmark(q string, on bool) (PostSummary, error) {
 	a.mu.RLock()
-	id, p, err := a.findPost(q)
+	p, err := a.findPost(q)
 	a.mu.RUnlock()
 	if err != nil {
 		return PostSummary{}, err
 	}
-	op := replica.LocalOp{Key: localBookmark + id.String()}
+	op := replica.LocalOp{Key: localBookmark + p.id.String()}
 	if on {
 		op.Value = []byte{1}
 	}
 	if err := a.store.PutLocal(op); err != nil {
 		return PostSummary{}, err
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	return a.summary(id, p, a.localState()), nil
+	return a.postSummary(p.id), nil
 }
 
 // Comment adds a comment to a post, sealed to the post's audience.
 func (a *App) Comment(q, body string) (Comment, error) {
 	body = strings.TrimSpace(body)
 	if body == "" {
-		return Comment{}, fmt.Errorf("%w: the comment is empty: pass --body", ErrInvalid)
+		return Comment{}, &FieldError{Of: OfComment, Field: FieldBody, Reason: ReasonRequired}
 	}
 	if len(body) > MaxBody || !utf8.ValidString(body) {
 		return Comment{}, fmt.Errorf("%w: a comment is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
 	}
 	a.mu.RLock()
-	id, p, err := a.findPost(q)
+	p, err := a.findPost(q)
 	var aud crypto.Audience
 	if err == nil {
 		_, err = a.me()
 	}
 	if err == nil {
-		aud, err = a.audience(p.rec, a.view.person(p.author))
-		if err == nil && len(p.rec.ToPersons) > 0 {
+		aud, err = a.audience(p.rec.Post, a.view.person(p.author))
+		if err == nil && len(p.rec.Post.ToPersons) > 0 {
 			aud.Devices = append(aud.Devices, a.view.activeDevices(a.view.person(a.dev.ID()))...)
 		}
 	}
@@ -700,21 +615,25 @@ func (a *App) Comment(q, body string) (Comment, error) {
 	if err != nil {
 		return Comment{}, err
 	}
-	ids, err := a.write(a.sealed(aud, &Record{Exercise: p.exercise, Comment: &CommentRecord{Post: id, Body: body}}))
+	ids, err := a.write(a.sealed(aud, &Record{Exercise: p.exercise, Comment: &CommentRecord{Post: p.id, Body: body}}))
 	if err != nil {
 		return Comment{}, err
 	}
-	a.mu.RLock()
-	defer a.mu.RUnlock()
-	c := a.view.comments[id][ids[0]]
-	return Comment{ID: ids[0].String(), Author: a.dev.ID().String(), AuthorName: a.dev.Name, Time: wallTime(c.clock), Body: body}, nil
+	var clock uint64
+	a.read(func(t *vtx) error {
+		if c := t.get(ids[0]); c != nil {
+			clock = c.clock
+		}
+		return nil
+	})
+	return Comment{ID: ids[0].String(), Author: a.dev.ID().String(), AuthorName: a.dev.Name, Time: wallTime(clock), Body: body}, nil
 }
 
 // Retract withdraws a post: honest peers drop its payload. The author may
 // retract their own post; a coordinator any post, with a reason.
 func (a *App) Retract(q, reason string) (string, error) {
 	a.mu.RLock()
-	id, p, err := a.findPost(q)
+	p, err := a.findPost(q)
 	var me crypto.Membership
 	if err == nil {
 		me, err = a.me()
@@ -724,7 +643,7 @@ func (a *App) Retract(q, reason string) (string, error) {
 		case me.Role != crypto.RoleCoordinator:
 			err = fmt.Errorf("%w: only the author or a coordinator may retract a post", ErrNotAllowed)
 		case strings.TrimSpace(reason) == "":
-			err = fmt.Errorf("%w: a coordinator retracting another member's post must give a --reason", ErrInvalid)
+			err = &FieldError{Of: OfRetraction, Field: FieldReason, Reason: ReasonRequired}
 		}
 	}
 	aud, aerr := a.communityAudience()
@@ -732,7 +651,7 @@ func (a *App) Retract(q, reason string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r := &crypto.Retraction{Target: id}
+	r := &crypto.Retraction{Target: p.id}
 	if reason = strings.TrimSpace(reason); reason != "" {
 		if aerr != nil {
 			return "", aerr
@@ -757,10 +676,10 @@ func (a *App) Retract(q, reason string) (string, error) {
 // AttachmentData returns a file attached to a post, checked against its hash.
 func (a *App) AttachmentData(q, name string) ([]byte, error) {
 	a.mu.RLock()
-	_, p, err := a.findPost(q)
+	p, err := a.findPost(q)
 	a.mu.RUnlock()
 	if err != nil {
 		return nil, err
 	}
-	return a.attachment(p.rec.Attachments, name, "post")
+	return a.attachment(p.rec.Post.Attachments, name, "post")
 }

@@ -39,26 +39,6 @@ type profileState struct {
 	meta
 }
 
-type postState struct {
-	rec *PostRecord
-	meta
-}
-
-type commentState struct {
-	rec *CommentRecord
-	meta
-}
-
-type incidentState struct {
-	rec *IncidentRecord
-	meta
-}
-
-type updateState struct {
-	rec *IncidentUpdate
-	meta
-}
-
 type contactsState struct {
 	rec *ContactsRecord
 	meta
@@ -74,28 +54,19 @@ type revocationState struct {
 	meta
 }
 
-type retractState struct {
-	by     meta
-	reason string
-}
-
-// state is every view's raw material: a pure function of the set of
-// envelopes folded into it. Folding is commutative: maps keyed by IDs,
-// last-writer-wins by (clock, ID), add-only sets. Queries sort.
+// state is what the views hold in memory: the trust state and the
+// directory (the community's profile, organisations, people, contacts and
+// revocation notes), all bounded by the community's size, not by what its
+// members post. Folding is commutative: maps keyed by IDs, last-writer-wins
+// by (clock, ID) when read. Posts, comments, read receipts and incidents
+// live in the persisted views (see view.go).
 type state struct {
 	trust       *crypto.Trust
 	communities map[envelope.Hash]communityState
 	orgs        map[crypto.ID16]map[envelope.Hash]orgState
 	profiles    map[crypto.ID16]map[envelope.Hash]profileState // by person
-	posts       map[envelope.Hash]postState
-	comments    map[envelope.Hash]map[envelope.Hash]commentState
-	reads       map[envelope.Hash]map[crypto.DeviceID]uint64
-	incidents   map[envelope.Hash]incidentState
-	updates     map[envelope.Hash]map[envelope.Hash]updateState
 	contacts    map[crypto.ID16]map[envelope.Hash]contactsState
-	retracted   map[envelope.Hash]retractState
 	revocations map[crypto.DeviceID]map[envelope.Hash]revocationState
-	chunks      map[envelope.Hash]bool
 	// revIndex says when revocations were written; filled from the store
 	// when first needed (see revocationIndex).
 	revIndex *revocationIndex
@@ -107,26 +78,10 @@ func newState() *state {
 		communities: map[envelope.Hash]communityState{},
 		orgs:        map[crypto.ID16]map[envelope.Hash]orgState{},
 		profiles:    map[crypto.ID16]map[envelope.Hash]profileState{},
-		posts:       map[envelope.Hash]postState{},
-		comments:    map[envelope.Hash]map[envelope.Hash]commentState{},
-		reads:       map[envelope.Hash]map[crypto.DeviceID]uint64{},
-		incidents:   map[envelope.Hash]incidentState{},
-		updates:     map[envelope.Hash]map[envelope.Hash]updateState{},
 		contacts:    map[crypto.ID16]map[envelope.Hash]contactsState{},
-		retracted:   map[envelope.Hash]retractState{},
 		revocations: map[crypto.DeviceID]map[envelope.Hash]revocationState{},
-		chunks:      map[envelope.Hash]bool{},
 		revIndex:    newRevocationIndex(),
 	}
-}
-
-func (s *state) retract(h *envelope.Header, target envelope.Hash, reason string) {
-	m := metaOf(h, "")
-	// The earliest retraction wins, so its reason is shown everywhere.
-	if old, ok := s.retracted[target]; ok && !old.by.newer(m) {
-		return
-	}
-	s.retracted[target] = retractState{by: m, reason: reason}
 }
 
 // role returns the current role of a device, "" for none.
@@ -174,12 +129,12 @@ func (s *state) mayWriteProfile(p profileState) bool {
 	return author.Person == p.rec.Person
 }
 
-// record folds one opened record. Every record is kept; rules that depend
-// on roles (only coordinators name organisations, say) are applied when
-// views are read, against the trust state of the whole set, so the result
-// does not depend on the order in which certificates and records arrived.
-func (s *state) record(h *envelope.Header, r *Record) {
-	m := metaOf(h, r.Exercise)
+// record folds one opened directory record. Every record is kept; rules
+// that depend on roles (only coordinators name organisations, say) are
+// applied when views are read, against the trust state of the whole set,
+// so the result does not depend on the order in which certificates and
+// records arrived.
+func (s *state) record(m meta, r *Record) {
 	switch {
 	case r.Community != nil:
 		s.communities[m.id] = communityState{rec: *r.Community, meta: m}
@@ -187,31 +142,27 @@ func (s *state) record(h *envelope.Header, r *Record) {
 		put(s.orgs, r.Org.ID, m.id, orgState{rec: *r.Org, meta: m})
 	case r.Member != nil:
 		put(s.profiles, r.Member.Person, m.id, profileState{rec: *r.Member, meta: m})
-	case r.Post != nil:
-		s.posts[m.id] = postState{rec: r.Post, meta: m}
-	case r.Comment != nil:
-		put(s.comments, r.Comment.Post, m.id, commentState{rec: r.Comment, meta: m})
-	case r.Reads != nil:
-		for _, p := range r.Reads.Posts {
-			rd := s.reads[p]
-			if rd == nil {
-				rd = map[crypto.DeviceID]uint64{}
-				s.reads[p] = rd
-			}
-			if old, ok := rd[m.author]; !ok || m.clock < old {
-				rd[m.author] = m.clock
-			}
-		}
-	case r.Incident != nil:
-		s.incidents[m.id] = incidentState{rec: r.Incident, meta: m}
-	case r.IncidentUpdate != nil:
-		put(s.updates, r.IncidentUpdate.Incident, m.id, updateState{rec: r.IncidentUpdate, meta: m})
 	case r.Contacts != nil:
 		put(s.contacts, r.Contacts.Org, m.id, contactsState{rec: r.Contacts, meta: m})
-	case r.Chunk != nil:
-		s.chunks[m.id] = true
 	case r.Revocation != nil:
 		put(s.revocations, r.Revocation.Device, m.id, revocationState{rec: *r.Revocation, meta: m})
+	}
+}
+
+// forget removes a directory record the store removed.
+func (s *state) forget(id envelope.Hash) {
+	delete(s.communities, id)
+	for _, m := range s.orgs {
+		delete(m, id)
+	}
+	for _, m := range s.profiles {
+		delete(m, id)
+	}
+	for _, m := range s.contacts {
+		delete(m, id)
+	}
+	for _, m := range s.revocations {
+		delete(m, id)
 	}
 }
 

@@ -31,11 +31,10 @@ func forgeCert(t *testing.T, a *App, c *crypto.Certificate) *envelope.Envelope {
 func deliver(t *testing.T, c *community, envs ...*envelope.Envelope) {
 	t.Helper()
 	for _, a := range c.all {
-		res, err := a.store.Add(envs...)
-		if err != nil {
+		if _, err := a.store.Add(envs...); err != nil {
 			t.Fatal(err)
 		}
-		if err := a.refresh(res); err != nil {
+		if err := a.refresh(); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -44,7 +43,7 @@ func deliver(t *testing.T, c *community, envs ...*envelope.Envelope) {
 
 func personOf(t *testing.T, a *App) crypto.ID16 {
 	t.Helper()
-	m, err := a.me()
+	m, err := meOf(a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +70,7 @@ func TestThreatOrgAdminCannotAttachDeviceToAnotherPerson(t *testing.T) {
 		forged = append(forged, forgeCert(t, c.venue, &crypto.Certificate{Membership: &crypto.Membership{
 			Device: p.ID, Recipient: p.Recipient, Person: personOf(t, victim), Org: org, Role: crypto.RoleMember}}))
 		// Its own organisation's ID is not the point: try the victim's too.
-		vm, _ := victim.me()
+		vm, _ := meOf(victim)
 		forged = append(forged, forgeCert(t, c.venue, &crypto.Certificate{Membership: &crypto.Membership{
 			Device: p.ID, Recipient: p.Recipient, Person: personOf(t, victim), Org: vm.Org, Role: crypto.RoleMember}}))
 	}
@@ -89,7 +88,7 @@ func TestThreatOrgAdminCannotAttachDeviceToAnotherPerson(t *testing.T) {
 	deliver(t, c, forged...)
 
 	for _, a := range c.all {
-		if _, ok := a.view.trust.Member(p.ID); ok {
+		if _, ok := trustOf(a).Member(p.ID); ok {
 			t.Errorf("%s: the attacker's device is a member", a.dev.Name)
 		}
 	}
@@ -131,15 +130,15 @@ func mustCert(t *testing.T, e *envelope.Envelope) *crypto.Certificate {
 	return c
 }
 
-func findHash(t *testing.T, a *App, id string) (envelope.Hash, postState) {
+func findHash(t *testing.T, a *App, id string) (envelope.Hash, *viewRec) {
 	t.Helper()
 	a.mu.RLock()
 	defer a.mu.RUnlock()
-	h, p, err := a.findPost(id)
+	p, err := a.findPost(id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return h, p
+	return p.id, p
 }
 
 // TestThreatOrgAdminCannotMintCommunityKey: an org admin creates a
@@ -228,7 +227,7 @@ func TestThreatCoordinatorCannotWipeStores(t *testing.T) {
 	}
 	c.all = append(c.all, third)
 	c.sync(t)
-	if m, err := third.me(); err != nil || m.Role != crypto.RoleCoordinator {
+	if m, err := meOf(third); err != nil || m.Role != crypto.RoleCoordinator {
 		t.Fatalf("the third coordinator: %+v %v", m, err)
 	}
 	before := len(envelopes(t, c.rail))
@@ -236,10 +235,10 @@ func TestThreatCoordinatorCannotWipeStores(t *testing.T) {
 	wipe := forgeCert(t, deputy, &crypto.Certificate{Revocation: &crypto.Revocation{Device: c.centre.dev.ID()}})
 	deliver(t, c, wipe)
 	for _, a := range c.all {
-		if _, revoked := a.view.trust.Revoked(c.centre.dev.ID()); revoked {
+		if _, revoked := trustOf(a).Revoked(c.centre.dev.ID()); revoked {
 			t.Errorf("%s: the founder is revoked by one coordinator reaching back before its genesis", a.dev.Name)
 		}
-		if a.view.trust.Community().IsZero() {
+		if trustOf(a).Community().IsZero() {
 			t.Errorf("%s lost the genesis", a.dev.Name)
 		}
 	}
@@ -268,15 +267,30 @@ func TestThreatCoordinatorCannotWipeStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.sync(t)
-	if _, revoked := c.rail.view.trust.Revoked(c.centre.dev.ID()); !revoked {
+	if _, revoked := trustOf(c.rail).Revoked(c.centre.dev.ID()); !revoked {
 		t.Errorf("two coordinators revoked the founder: not revoked")
 	}
 	for _, a := range []*App{c.venue, c.power, c.rail} {
-		if _, err := a.me(); err != nil {
+		if _, err := meOf(a); err != nil {
 			t.Errorf("%s lost its membership with the founder's revocation: %v", a.dev.Name, err)
 		}
 	}
 	if got := c.rail.Feed(FeedFilter{Search: "still here"}); len(got) != 1 {
 		t.Errorf("the founder's posts before the cut are gone")
 	}
+}
+
+// trustOf returns a's trust state as its views hold it now (the fold loop
+// replaces it under a.mu).
+func trustOf(a *App) *crypto.Trust {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.view.trust
+}
+
+// meOf is a.me() under a.mu.
+func meOf(a *App) (crypto.Membership, error) {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	return a.me()
 }

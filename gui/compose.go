@@ -62,7 +62,7 @@ func newComposeView(u *UI) *composeView {
 	typeNames, c.typeOf = enumOptions("type", app.PostTypes)
 	tagNames, c.tagOf = enumOptions("tag", app.Tags)
 	chNames, c.chOf = enumOptions("channel", []app.Channel{app.ChannelPro, app.ChannelGeneral})
-	if u.ev.who.IsCoordinator() {
+	if u.ev.who.CanPostObservation {
 		chNames, c.chOf = enumOptions("channel", app.Channels)
 	}
 	c.typ = newSelect(typeNames, nil)
@@ -87,7 +87,7 @@ func newComposeView(u *UI) *composeView {
 	}
 	var others []app.Member
 	for _, m := range u.ev.members {
-		if m.Person != u.ev.who.Person && m.Role != app.RoleRelay {
+		if m.Person != u.ev.who.Person && m.Addressable {
 			others = append(others, m)
 		}
 	}
@@ -138,9 +138,11 @@ func (c *composeView) update() {
 	if c.rule == nil || c.scope == nil || c.orgs == nil || c.people == nil {
 		return
 	}
-	t, _ := app.ParseTLP(c.tlp.Selected)
-	key := "tlp_rule." + strings.ToLower(strings.ReplaceAll(string(t), "+", "_"))
-	c.rule.SetText(T(key))
+	if t, err := app.ParseTLP(c.tlp.Selected); err == nil && t != "" {
+		c.rule.SetText(T("tlp_rule." + strings.ToLower(strings.ReplaceAll(string(t), "+", "_"))))
+	} else {
+		c.rule.SetText("") // no TLP chosen yet
+	}
 	switch c.scopeKeys[c.scope.Selected] {
 	case scopeOrgs:
 		c.orgs.Enable()
@@ -185,7 +187,7 @@ func (c *composeView) submit() {
 func (c *composeView) pickFile() {
 	c.u.pickOpen(func(r fyne.URIReadCloser) {
 		defer r.Close()
-		data, err := io.ReadAll(io.LimitReader(r, 25<<20+1))
+		data, err := io.ReadAll(io.LimitReader(r, c.u.a.MaxAttachment()+1))
 		if err != nil {
 			c.u.showErr(err)
 			return

@@ -91,18 +91,18 @@ func (v *directoryView) apply(ev event) {
 		orgNames = append(orgNames, o.Name)
 	}
 	v.invOrg.SetOptions(orgNames)
-	if ev.who.IsCoordinator() || ev.who.IsOrgAdmin() {
+	if ev.who.CanInvite {
 		v.adminBox.Show()
 	} else {
 		v.adminBox.Hide()
 	}
-	if ev.who.IsCoordinator() {
+	if ev.who.CanAddOrg {
 		v.addOrg.Enable()
 	} else {
 		v.addOrg.Disable()
 	}
 
-	key := fmt.Sprint(ev.orgs, ev.members, ev.who.Role, ev.who.Org, CurrentLanguage())
+	key := fmt.Sprint(ev.orgs, ev.members, ev.who.Abilities, ev.who.Org, CurrentLanguage())
 	if key == v.shown {
 		return
 	}
@@ -170,10 +170,10 @@ func (v *directoryView) memberRow(ev event, m app.Member) fyne.CanvasObject {
 		if d.AwaitingQuorum {
 			line += " · " + T("directory.revoke_waiting")
 		}
-		l := widget.NewLabel(line)
+		l := widget.NewLabel(textLine(line))
 		l.Truncation = fyne.TextTruncateEllipsis
 		var right fyne.CanvasObject
-		if ev.who.IsCoordinator() && !d.Revoked && d.ID != ev.who.Device {
+		if d.CanRevoke {
 			b := widget.NewButtonWithIcon(T("directory.revoke"), theme.CancelIcon(), func() { v.askRevoke(m.Label(), d.ID) })
 			b.Importance = widget.DangerImportance
 			v.revokeButtons[d.ID] = b

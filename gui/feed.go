@@ -21,6 +21,8 @@ type feedView struct {
 	list  *widget.List
 	count *widget.Label
 	empty *widget.Label
+	// more loads the next page of the feed; shown when more posts follow.
+	more *widget.Button
 
 	typ, tag, tlp, channel *widget.Select
 	unread, bookmarked     *widget.Check
@@ -75,6 +77,11 @@ func newFeedView(u *UI) *feedView {
 		pid := f.posts[id].ID
 		u.setQuery(func(q *query) { q.post = pid })
 	}
+	f.more = widget.NewButtonWithIcon(Tf("feed.more", u.cfg.feedPage()), theme.MoreVerticalIcon(), func() {
+		u.setQuery(func(q *query) { q.feedPages = max(q.feedPages, 1) + 1 })
+	})
+	f.more.Importance = widget.LowImportance
+	f.more.Hide()
 	f.compose = widget.NewButtonWithIcon(T("feed.new_post"), theme.ContentAddIcon(), func() { u.openCompose() })
 	f.compose.Importance = widget.HighImportance
 
@@ -83,7 +90,7 @@ func newFeedView(u *UI) *feedView {
 		container.NewBorder(nil, nil, container.NewHBox(f.unread, f.bookmarked), nil, f.count),
 	)
 	listArea := container.NewStack(f.list, container.NewCenter(f.empty))
-	left := container.NewBorder(filters, container.NewPadded(f.compose), nil, nil, listArea)
+	left := container.NewBorder(filters, container.NewVBox(f.more, container.NewPadded(f.compose)), nil, nil, listArea)
 	split := container.NewHSplit(left, u.post.obj)
 	split.Offset = 0.5
 	f.obj = split
@@ -92,7 +99,13 @@ func newFeedView(u *UI) *feedView {
 
 func (f *feedView) apply(ev event) {
 	f.posts = ev.feed
-	f.count.SetText(Tf("feed.count", len(ev.feed)))
+	if ev.feedMore {
+		f.count.SetText(Tf("feed.count_more", len(ev.feed)))
+		f.more.Show()
+	} else {
+		f.count.SetText(Tn("feed.count", len(ev.feed)))
+		f.more.Hide()
+	}
 	if len(ev.feed) == 0 {
 		f.empty.Show()
 	} else {
@@ -151,7 +164,7 @@ func (r *feedRow) set(p app.PostSummary) {
 	}
 	r.dot.Refresh()
 	r.title.TextStyle.Bold = p.Unread
-	r.title.SetText(p.TagMark + p.Title)
+	r.title.SetText(textLine(p.TagMark + p.Title))
 	r.badge.SetLabel(p.TLP)
 	if p.Exercise != "" {
 		r.ex.Text = T("exercise.mark")
@@ -159,7 +172,7 @@ func (r *feedRow) set(p app.PostSummary) {
 		r.ex.Text = ""
 	}
 	r.ex.Refresh()
-	r.meta.SetText(enum("type", p.Type) + " · " + p.OrgName + " · " + when(p.Time) + " · " + Tf("feed.reads", p.Reads) + commentsText(p.Comments))
+	r.meta.SetText(textLine(enum("type", p.Type)) + " · " + p.OrgName + " · " + when(p.Time) + " · " + Tf("feed.reads", p.Reads) + commentsText(p.Comments))
 	if p.Bookmarked {
 		r.star.Text = "★"
 	} else {

@@ -14,7 +14,6 @@ import (
 	"fyne.io/fyne/v2/widget"
 
 	"noroshi/app"
-	"noroshi/crypto/cryptotest"
 )
 
 func TestMain(m *testing.M) {
@@ -31,7 +30,7 @@ func TestMain(m *testing.M) {
 func testConfig(t testing.TB) Config {
 	dir := t.TempDir()
 	cfg := app.DefaultConfig(filepath.Join(dir, "home"))
-	cfg.WorkFactor = cryptotest.WorkFactor
+	cfg.WorkFactor = app.TestWorkFactor
 	cfg.Logf = t.Logf
 	return Config{App: cfg, DemoHome: filepath.Join(dir, "demo")}
 }

@@ -50,6 +50,16 @@ func T(key string) string {
 // Tf formats the text of a translation key with fmt verbs.
 func Tf(key string, args ...any) string { return fmt.Sprintf(T(key), args...) }
 
+// Tn formats the text of a count: key+".one" for 1 (English "1 person"),
+// key for any other number; n is the first argument. Both translations
+// have both keys (Japanese says them the same).
+func Tn(key string, n int, args ...any) string {
+	if n == 1 {
+		key += ".one"
+	}
+	return Tf(key, append([]any{n}, args...)...)
+}
+
 // SetLanguage selects the UI language: "ja", "en", or "" for the system's.
 // Fyne's lang package takes the language from the environment, so the
 // choice is put there (LANGUAGE, which gettext and Fyne read first) before

@@ -147,7 +147,7 @@ func (v *incidentView) apply(ev event) {
 	v.applyBoard(ev)
 	var people []app.Member
 	for _, m := range ev.members {
-		if m.Role != app.RoleRelay {
+		if m.Addressable {
 			people = append(people, m)
 		}
 	}
@@ -162,13 +162,13 @@ func (v *incidentView) apply(ev event) {
 // organisation's.
 func (v *incidentView) applyBoard(ev event) {
 	now := v.u.now()
-	key := fmt.Sprint(ev.incidents, ev.who.Role, now.Truncate(time.Minute))
+	key := fmt.Sprint(ev.incidents, ev.who.SeesAllIncidents, now.Truncate(time.Minute))
 	if key == v.boardKey {
 		return
 	}
 	v.boardKey = key
 	v.boardTab.Text = T("incident.board")
-	if !ev.who.IsCoordinator() {
+	if !ev.who.SeesAllIncidents {
 		v.boardTab.Text = T("incident.board_org")
 	}
 	v.board.Objects = nil
@@ -183,7 +183,7 @@ func (v *incidentView) applyBoard(ev event) {
 			i := i
 			tap := widget.NewButton("", func() { v.selectIncident(i.ID) })
 			tap.Importance = widget.LowImportance
-			label := wrapLabel(i.Title)
+			label := wrapLabel(textLine(i.Title))
 			label.TextStyle.Bold = i.Affects == app.AffectsYes
 			meta := wrapLabel(i.OrgName + "\n" + Tf("incident.age", age(now.Sub(i.Opened))))
 			meta.SizeName = theme.SizeNameCaptionText
@@ -221,7 +221,7 @@ func (v *incidentView) applyDetail(ev event) {
 		support = T("incident.support_yes")
 	}
 	objs := []fyne.CanvasObject{
-		heading(i.Title),
+		heading(textLine(i.Title)),
 		boldLabel(enum("status", i.Status) + " · " + enum("category", i.Category)),
 		wrapLabel(Tf("incident.reported_by", i.ReporterName, i.OrgName, when(i.Opened))),
 		wrapLabel(Tf("incident.affects_line", enum("affects", i.Affects), support)),
@@ -311,7 +311,7 @@ func (v *incidentView) submitUpdate() {
 func (v *incidentView) pickFile() {
 	v.u.pickOpen(func(r fyne.URIReadCloser) {
 		defer r.Close()
-		data, err := io.ReadAll(io.LimitReader(r, 25<<20+1))
+		data, err := io.ReadAll(io.LimitReader(r, v.u.a.MaxAttachment()+1))
 		if err != nil {
 			v.u.showErr(err)
 			return

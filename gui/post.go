@@ -61,7 +61,7 @@ func (v *postView) apply(ev event) {
 		if ev.postErr != nil {
 			v.detail = nil
 			v.shown = ""
-			msg := ev.postErr.Error()
+			msg := phrase(ev.postErr)
 			if errors.Is(ev.postErr, app.ErrRetracted) {
 				msg = T("post.retracted")
 			}
@@ -95,7 +95,7 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	if d.Exercise != "" {
 		objs = append(objs, banner(Tf("exercise.banner", d.Exercise), exerciseColour))
 	}
-	objs = append(objs, heading(d.TagMark+d.Title))
+	objs = append(objs, heading(textLine(d.TagMark+d.Title)))
 	marks := container.NewHBox(newTLPBadge(d.TLP), widget.NewLabel(enum("type", d.Type)+" · "+enum("channel", d.Channel)))
 	objs = append(objs, marks)
 	objs = append(objs, wrapLabel(Tf("post.from", d.AuthorName, d.OrgName, when(d.Time))))
@@ -103,26 +103,16 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, widget.NewSeparator())
 	objs = append(objs, safeMarkdown(d.Body, v.confirmLink))
 
-	// The post's structured indicators, then those found in its text.
-	ins := make([]Indicator, 0, len(d.Indicators))
-	have := map[string]bool{}
-	for _, in := range d.Indicators {
-		ins = append(ins, Indicator{Kind: indicatorKind(in.Kind), Value: in.Value, Defang: in.Defanged, Refang: in.Value})
-		have[in.Value] = true
-	}
-	for _, in := range Indicators(d.Body) {
-		if !have[in.Refang] {
-			ins = append(ins, in)
-		}
-	}
-	if len(ins) > 0 {
+	// The post's indicators as app lists them: structured, then found in
+	// its text.
+	if len(d.Indicators) > 0 {
 		objs = append(objs, widget.NewSeparator(), section(T("post.indicators")))
-		for _, in := range ins {
+		for _, in := range d.Indicators {
 			in := in
-			l := widget.NewLabel(T("indicator."+in.Kind) + ": " + in.Defang)
+			l := widget.NewLabel(textLine(T("indicator."+indicatorKind(in.Kind)) + ": " + in.Defanged))
 			l.Truncation = fyne.TextTruncateEllipsis
 			cp := widget.NewButtonWithIcon("", theme.ContentCopyIcon(), func() {
-				v.u.fa.Clipboard().SetContent(in.Refang)
+				v.u.fa.Clipboard().SetContent(in.Value)
 			})
 			objs = append(objs, container.NewBorder(nil, nil, nil, cp, l))
 		}
@@ -157,11 +147,11 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 		v.bookmark.SetIcon(theme.ContentAddIcon())
 	}
 	actions := container.NewHBox(v.read, v.bookmark)
-	if d.Delivery != nil || ev.who.IsCoordinator() {
+	if d.CanRetract {
 		actions.Add(v.retract)
 	}
 	objs = append(objs, actions)
-	objs = append(objs, wrapLabel(Tf("post.read_orgs", d.Reads, d.ReadOrgs, d.AudienceOrgs)))
+	objs = append(objs, wrapLabel(Tf("post.read_orgs", Tn("count.people", d.Reads), d.ReadOrgs, Tn("count.organisations", d.AudienceOrgs))))
 	if d.Delivery != nil {
 		objs = append(objs, wrapLabel(Tf("post.delivery_line", deliveryText(d.Delivery))))
 	}
@@ -197,9 +187,9 @@ func deliveryText(d *app.Delivery) string {
 	case d.OnlyHere:
 		return T("delivery.only_here")
 	case d.ReachedRelay:
-		return Tf("delivery.relay", d.Peers, d.ReadOrgs, d.AudienceOrgs)
+		return Tf("delivery.relay", d.Peers, d.ReadOrgs, Tn("count.organisations", d.AudienceOrgs))
 	}
-	return Tf("delivery.peers", d.Peers, d.ReadOrgs, d.AudienceOrgs)
+	return Tf("delivery.peers", d.Peers, d.ReadOrgs, Tn("count.organisations", d.AudienceOrgs))
 }
 
 func deliveryKey(d *app.PostDetail) string {

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"noroshi/app"
-	"noroshi/crypto"
 )
 
 // revokedHome makes a community in which the device of cfg's home is
@@ -43,7 +42,7 @@ func revokedHome(t *testing.T, cfg Config) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inv, _, err := centre.Invite(req, app.InviteOptions{Org: "Venue North", Role: crypto.RoleMember})
+	inv, _, err := centre.Invite(req, app.InviteOptions{Org: "Venue North", Role: app.RoleMember})
 	if err != nil {
 		t.Fatal(err)
 	}

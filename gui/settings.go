@@ -70,18 +70,22 @@ func newSettingsView(u *UI, s *Session) *settingsView {
 	copyID := widget.NewButtonWithIcon(T("settings.copy_device"), theme.ContentCopyIcon(), func() {
 		u.fa.Clipboard().SetContent(u.ev.who.Device)
 	})
-	v.obj = container.NewVScroll(container.NewPadded(container.NewVBox(
+	// Two columns, so that everything, the lock button included, shows
+	// without scrolling on a 1366x768 screen in either language.
+	left := container.NewVBox(
 		section(T("settings.language")), v.language, wrapLabel(T("settings.language_note")),
 		widget.NewSeparator(),
 		section(T("settings.notifications")), v.notify,
 		widget.NewSeparator(),
+		section(T("settings.lock_heading")), wrapLabel(T("settings.lock_note")), container.NewHBox(v.lock),
+	)
+	right := container.NewVBox(
 		section(T("settings.identity")), v.identity, v.device, container.NewHBox(copyID),
 		wrapLabel(T("settings.backup_warning")), container.NewHBox(v.backup),
 		widget.NewSeparator(),
-		section(T("settings.lock_heading")), wrapLabel(T("settings.lock_note")), container.NewHBox(v.lock),
-		widget.NewSeparator(),
 		section(T("settings.limits")), wrapLabel(T("settings.limits_text")),
-	)))
+	)
+	v.obj = container.NewVScroll(container.NewPadded(container.NewGridWithColumns(2, left, right)))
 	return v
 }
 

@@ -128,7 +128,7 @@ func (v *syncView) startExport() {
 				v.u.showErr(err)
 				return
 			}
-			v.status.SetText(Tf("sync.exported", n, w.URI().Path()))
+			v.status.SetText(Tf("sync.exported", Tn("count.envelopes", n), w.URI().Path()))
 		}
 		v.run(func() { n, err := work(); v.u.do(func() { done(n, err) }) })
 	})
@@ -158,7 +158,7 @@ func (v *syncView) startImport() {
 					return
 				}
 				v.progress.SetValue(1)
-				v.status.SetText(Tf("sync.imported", res.Envelopes, res.Admitted, res.Duplicates, res.Waiting, res.Refused))
+				v.status.SetText(Tf("sync.imported", Tn("count.envelopes", res.Envelopes), res.Admitted, res.Duplicates, res.Waiting, res.Refused))
 				v.u.refresh()
 			})
 		})

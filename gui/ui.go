@@ -40,18 +40,78 @@ type Config struct {
 	// (the control socket) while the window holds it.
 	OnOpen  func(*app.App, Network)
 	OnClose func(*app.App)
+	// Holding, when set, hears that the window starts unlocking home
+	// (true) or lets it go (false: the unlock failed, or the window locked
+	// or closed), so the process can tell other processes who holds it.
+	// HeldBy says which other process holds a home, if one does; the
+	// window says so instead of failing on the store's lock.
+	Holding func(home string, held bool)
+	HeldBy  func(home string) (Holder, bool)
 	// Live starts the goroutine that follows App.Changed. Tests leave it off
 	// and views are loaded synchronously after each action.
 	Live bool
 	// Now is the clock for ages; nil is time.Now.
 	Now func() time.Time
 
+	// feedPageSize, in tests, replaces the size of a page of the feed.
+	feedPageSize int
 	// applied, in tests, hears of every snapshot applied.
 	applied func(event)
 	// uiThread, in tests, replaces fyne.Do: Fyne's test driver runs
 	// fyne.Do on the calling goroutine, so a live test brings its own
 	// single UI goroutine.
 	uiThread func(func())
+}
+
+// Holder is another process that holds a home: `noroshi serve`, or the
+// desktop app in another window.
+type Holder struct {
+	PID     int
+	Command string // how people know it: "noroshi serve"
+}
+
+// heldError says which process holds a home and how to stop it.
+type heldError struct {
+	h    Holder
+	home string
+}
+
+func (e *heldError) Error() string { return Tf("unlock.held", e.h.Command, e.h.PID, e.home, e.h.PID) }
+
+// heldBy returns the error that says which other process holds home, or nil.
+func (c *Config) heldBy(home string) error {
+	if c.HeldBy == nil {
+		return nil
+	}
+	if h, ok := c.HeldBy(home); ok {
+		return &heldError{h, home}
+	}
+	return nil
+}
+
+// holding tells the process that the window holds home, or lets it go.
+func (c *Config) holding(home string, held bool) {
+	if c.Holding != nil {
+		c.Holding(home, held)
+	}
+}
+
+// openApp unlocks cfg.Home for the window with open, saying first (and
+// after a failure) which other process holds it, if one does.
+func (c *Config) openApp(cfg app.Config, open func(app.Config) (*app.App, error)) (*app.App, error) {
+	if err := c.heldBy(cfg.Home); err != nil {
+		return nil, err
+	}
+	c.holding(cfg.Home, true)
+	a, err := open(cfg)
+	if err != nil {
+		c.holding(cfg.Home, false)
+		if herr := c.heldBy(cfg.Home); herr != nil {
+			return nil, herr
+		}
+		return nil, err
+	}
+	return a, nil
 }
 
 // onUI runs f on the UI thread.
@@ -78,10 +138,35 @@ var screens = []string{screenFeed, screenIncidents, screenContacts, screenDirect
 // query is what the views are loaded for: the user's filter and selections.
 // The loader goroutine reads it; the UI thread writes it.
 type query struct {
-	filter   app.FeedFilter
-	post     string
-	incident string
-	contacts string
+	filter app.FeedFilter
+	// feedPages is how many pages of the feed are shown: the newest
+	// feedPageSize posts, and a page more each time the user asks for
+	// more. A change of filter goes back to one page.
+	feedPages int
+	post      string
+	incident  string
+	contacts  string
+}
+
+// feedPageSize is how many posts a page of the feed holds: the window
+// never loads the whole feed of a large community.
+const feedPageSize = 200
+
+// feedFilter is the filter the feed is read with: the user's, bounded to
+// the pages shown (of size posts each), and one post more, which says
+// whether more follow.
+func (q query) feedFilter(size int) app.FeedFilter {
+	f := q.filter
+	f.Limit = max(q.feedPages, 1)*size + 1
+	return f
+}
+
+// feedPage is the size of a page of the feed (tests make it small).
+func (c *Config) feedPage() int {
+	if c.feedPageSize > 0 {
+		return c.feedPageSize
+	}
+	return feedPageSize
 }
 
 // event is a snapshot of every view, loaded off the UI thread and applied
@@ -89,6 +174,7 @@ type query struct {
 type event struct {
 	who       app.WhoAmI
 	feed      []app.PostSummary
+	feedMore  bool // more posts follow the pages shown
 	post      *app.PostDetail
 	postErr   error
 	incidents []app.Incident
@@ -125,6 +211,9 @@ type UI struct {
 	kick chan struct{}
 	stop chan struct{}
 	wg   sync.WaitGroup
+	// stopReads ends sending read receipts as they fall due, and sends
+	// the rest (app.HoldReadReceipts).
+	stopReads func() error
 
 	// building is set while the screens are made: their widgets' callbacks
 	// only record the query then.
@@ -198,7 +287,9 @@ func (s *Session) begin() {
 	case s.cfg.Passphrase != "":
 		s.openHome(s.cfg.Passphrase)
 	default:
-		s.showUnlock(nil)
+		// Another process holding the home is said before the passphrase
+		// is asked for.
+		s.showUnlock(s.cfg.heldBy(s.cfg.App.Home))
 	}
 }
 
@@ -207,7 +298,7 @@ func (s *Session) begin() {
 // with the error if it fails.
 func (s *Session) openHome(pass string) {
 	s.background(Tf("unlock.opening", s.cfg.App.Home), func() (*app.App, error) {
-		return app.Open(s.cfg.App, pass)
+		return s.cfg.openApp(s.cfg.App, func(cfg app.Config) (*app.App, error) { return app.Open(cfg, pass) })
 	}, func(a *app.App, err error) {
 		if err != nil {
 			s.showUnlock(err)
@@ -248,6 +339,7 @@ func (s *Session) Close() {
 	}
 	if s.wizard != nil && s.wizard.a != nil {
 		s.wizard.a.Close()
+		s.cfg.holding(s.wizard.a.Home(), false)
 		s.wizard.a = nil
 	}
 }
@@ -286,20 +378,11 @@ func (s *Session) reload() {
 func (s *Session) openDemo() {
 	cfg := s.cfg.App
 	cfg.Home = s.cfg.DemoHome
+	msg := Tf("demo.creating", cfg.Home)
 	if app.HasIdentity(cfg.Home) {
-		a, err := app.Open(cfg, app.DemoPassphrase)
-		if err == nil && !a.WhoAmI().Demo {
-			a.Close()
-			err = errors.New(Tf("demo.not_demo", cfg.Home))
-		}
-		if err != nil {
-			s.showError(err)
-			return
-		}
-		s.opened(a)
-		return
+		msg = Tf("unlock.opening", cfg.Home)
 	}
-	s.background(Tf("demo.creating", cfg.Home), func() (*app.App, error) { return app.Demo(cfg) }, func(a *app.App, err error) {
+	s.background(msg, func() (*app.App, error) { return s.cfg.openApp(cfg, app.OpenDemo) }, func(a *app.App, err error) {
 		if err != nil {
 			s.showError(err)
 			return
@@ -310,7 +393,7 @@ func (s *Session) openDemo() {
 
 // showError shows an error that leaves nothing to do but start again.
 func (s *Session) showError(err error) {
-	msg := wrapLabel(err.Error())
+	msg := wrapLabel(phrase(err))
 	back := widget.NewButton(T("action.back"), func() { s.begin() })
 	s.win.SetContent(container.NewCenter(container.NewVBox(boldLabel(T("error.title")), msg, back)))
 }
@@ -332,7 +415,8 @@ func newUI(s *Session, a *app.App) *UI {
 // buildUI makes every screen for an opened app and starts following it.
 func buildUI(s *Session, a *app.App, n Network, nerr error) *UI {
 	u := &UI{fa: s.fa, win: s.win, cfg: s.cfg, a: a, net: n, netErr: nerr, seen: map[string]bool{},
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), nav: map[string]*widget.Button{}, building: true}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), nav: map[string]*widget.Button{}, building: true,
+		stopReads: a.HoldReadReceipts()}
 	u.pickSave = func(name string, done func(fyne.URIWriteCloser)) {
 		d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 			if err != nil {
@@ -453,7 +537,11 @@ func (u *UI) show(name string) {
 // setQuery changes what the views are loaded for and reloads them.
 func (u *UI) setQuery(f func(q *query)) {
 	u.mu.Lock()
+	before := u.q.filter
 	f(&u.q)
+	if u.q.filter != before {
+		u.q.feedPages = 1
+	}
 	u.mu.Unlock()
 	if !u.building {
 		u.refresh()
@@ -470,8 +558,12 @@ func (u *UI) query() query {
 func (u *UI) load() event {
 	start := time.Now()
 	q := u.query()
-	ev := event{who: u.a.WhoAmI(), feed: u.a.Feed(q.filter), incidents: u.a.Incidents(), contacts: u.a.Contacts(q.contacts),
+	ff := q.feedFilter(u.cfg.feedPage())
+	ev := event{who: u.a.WhoAmI(), feed: u.a.Feed(ff), incidents: u.a.Incidents(), contacts: u.a.Contacts(q.contacts),
 		orgs: u.a.Orgs(), members: u.a.Members(), netErr: u.netErr, conn: app.Connectivity{State: "alone"}}
+	if len(ev.feed) >= ff.Limit {
+		ev.feed, ev.feedMore = ev.feed[:ff.Limit-1], true
+	}
 	if q.post != "" {
 		d, err := u.a.Show(q.post)
 		if err == nil {
@@ -648,14 +740,15 @@ func (u *UI) close() {
 	if u.net != nil {
 		u.net.Close()
 	}
-	u.a.FlushReads(true)
+	u.stopReads()
 	u.a.Close()
+	u.cfg.holding(u.a.Home(), false)
 }
 
 // showErr shows an error from app: its message says what went wrong and
 // what to do, in English; the title is translated.
 func (u *UI) showErr(err error) {
-	d := dialog.NewError(err, u.win)
+	d := dialog.NewError(errors.New(phrase(err)), u.win)
 	u.lastDialog = d
 	d.Show()
 }

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"image/color"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"fyne.io/fyne/v2"
 	"fyne.io/fyne/v2/canvas"
@@ -108,7 +108,7 @@ func age(d time.Duration) string {
 	case d < 48*time.Hour:
 		return Tf("age.hours", int(d.Hours()), int(d.Minutes())%60)
 	}
-	return Tf("age.days", int(d.Hours()/24))
+	return Tn("age.days", int(d.Hours()/24))
 }
 
 // sizeText formats a byte count.
@@ -142,100 +142,8 @@ func enumOptions[E ~string](prefix string, values []E) ([]string, func(string) E
 	return names, func(s string) E { return back[s] }
 }
 
-var (
-	urlPattern  = regexp.MustCompile(`(?i)\b(?:https?|ftp)://[^\s<>()\[\]"']+`)
-	ipv4Pattern = regexp.MustCompile(`\b(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)\b`)
-	hashPattern = regexp.MustCompile(`\b(?:[a-fA-F0-9]{64}|[a-fA-F0-9]{40}|[a-fA-F0-9]{32})\b`)
-	// A domain as an indicator: labels and a known-looking top-level label,
-	// already defanged ("evil[.]example") or not.
-	domainPattern = regexp.MustCompile(`(?i)\b(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.|\[\.\]))+(?:[a-z]{2,24})\b`)
-)
-
-// Defang makes an indicator safe to show: "http://evil.example/x" becomes
-// "hxxp://evil[.]example/x", "198.51.100.23" becomes "198.51.100[.]23".
-// Text already defanged is left as it is.
-func Defang(s string) string {
-	s = urlPattern.ReplaceAllStringFunc(s, defangURL)
-	s = ipv4Pattern.ReplaceAllStringFunc(s, func(ip string) string {
-		i := strings.LastIndex(ip, ".")
-		return ip[:i] + "[.]" + ip[i+1:]
-	})
-	return s
-}
-
-func defangURL(u string) string {
-	return app.Indicator{Kind: app.IndicatorURL, Value: u}.Defanged()
-}
-
-// Indicator is one indicator found in a post's text, for display.
-type Indicator struct {
-	Kind    string // "url", "ip", "domain", "hash"
-	Value   string // as written (possibly defanged by its author)
-	Defang  string // safe to show
-	Refang  string // the plain value, for a blocklist
-	Example bool
-}
-
-// Indicators lists the indicators in a text: URLs, IPv4 addresses, domains
-// and hashes, each once, in order of appearance. It only reads text for
-// display; nothing is looked up or opened.
-func Indicators(text string) []Indicator {
-	var out []Indicator
-	seen := map[string]bool{}
-	add := func(kind, v string) {
-		plain := refang(v)
-		if seen[plain] {
-			return
-		}
-		seen[plain] = true
-		out = append(out, Indicator{Kind: kind, Value: v, Defang: Defang(plain), Refang: plain})
-	}
-	for _, u := range urlPattern.FindAllString(refang(text), -1) {
-		add("url", u)
-	}
-	for _, ip := range ipv4Pattern.FindAllString(refang(text), -1) {
-		add("ip", ip)
-	}
-	for _, h := range hashPattern.FindAllString(text, -1) {
-		add("hash", strings.ToLower(h))
-	}
-	for _, d := range domainPattern.FindAllString(text, -1) {
-		plain := refang(d)
-		if !strings.Contains(d, "[.]") && !inURL(plain, out) {
-			// A bare word.word is often prose or a file name: count it only
-			// when its author defanged it, or when it is a URL's host.
-			continue
-		}
-		if ipv4Pattern.MatchString(plain) {
-			continue
-		}
-		add("domain", d)
-	}
-	for i := range out {
-		if out[i].Kind == "domain" {
-			out[i].Defang = strings.ReplaceAll(out[i].Refang, ".", "[.]")
-		}
-	}
-	return out
-}
-
-func inURL(host string, ins []Indicator) bool {
-	for _, in := range ins {
-		if in.Kind == "url" {
-			if u, err := url.Parse(in.Refang); err == nil && strings.EqualFold(u.Hostname(), host) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// refang undoes the usual defanging: hxxp, [.], [:].
-func refang(s string) string {
-	r := strings.NewReplacer("hxxps[:]//", "https://", "hxxp[:]//", "http://", "fxp[:]//", "ftp://",
-		"hxxps://", "https://", "hxxp://", "http://", "fxp://", "ftp://", "[.]", ".", "(.)", ".", "[:]", ":")
-	return r.Replace(s)
-}
+// Defang makes the URLs and addresses of a text safe to show (app.DefangText).
+func Defang(s string) string { return app.DefangText(s) }
 
 // safeMarkdown renders a post body: Markdown, with every link opened only
 // after a confirmation that shows its full address, images never fetched
@@ -305,16 +213,32 @@ func mergeText(segs []widget.RichTextSegment) []widget.RichTextSegment {
 	return out
 }
 
+// textLine makes text start in the UI font. Fyne draws a line of text into
+// an image as tall as the UI font's line, with the baseline placed by the
+// font of the line's first character: a title that starts in the CJK
+// fallback font (【重要】, or Japanese) sinks by the difference and loses
+// the bottom of its Latin descenders (g, y, p). A word joiner (U+2060, in
+// the UI font, invisible and zero-width) in front keeps the baseline where
+// the UI font puts it. Only the first line is helped: a wrapped line that
+// starts in Japanese still sinks.
+func textLine(s string) string {
+	r, _ := utf8.DecodeRuneInString(s)
+	if s == "" || r < 0x2000 {
+		return s // Latin, Greek, Cyrillic: the UI font
+	}
+	return "\u2060" + s
+}
+
 // wrapLabel is a label that wraps words.
 func wrapLabel(text string) *widget.Label {
-	l := widget.NewLabel(text)
+	l := widget.NewLabel(textLine(text))
 	l.Wrapping = fyne.TextWrapWord
 	return l
 }
 
 // boldLabel is a bold label.
 func boldLabel(text string) *widget.Label {
-	l := widget.NewLabel(text)
+	l := widget.NewLabel(textLine(text))
 	l.TextStyle = fyne.TextStyle{Bold: true}
 	return l
 }

@@ -22,27 +22,6 @@ func TestDefang(t *testing.T) {
 	}
 }
 
-func TestIndicators(t *testing.T) {
-	body := "- hxxp://damage-report[.]example/upload\n- 198.51.100.23\nhash 3f786850e387550fdab836ed7e6dc881de23001b, file iocs.txt, bad[.]example"
-	got := Indicators(body)
-	want := []Indicator{
-		{Kind: "url", Refang: "http://damage-report.example/upload", Defang: "hxxp://damage-report[.]example/upload"},
-		{Kind: "ip", Refang: "198.51.100.23", Defang: "198.51.100[.]23"},
-		{Kind: "hash", Refang: "3f786850e387550fdab836ed7e6dc881de23001b"},
-		{Kind: "domain", Refang: "damage-report.example", Defang: "damage-report[.]example"},
-		{Kind: "domain", Refang: "bad.example", Defang: "bad[.]example"},
-	}
-	if len(got) != len(want) {
-		t.Fatalf("got %d indicators %+v, want %d", len(got), got, len(want))
-	}
-	for i, w := range want {
-		g := got[i]
-		if g.Kind != w.Kind || g.Refang != w.Refang || (w.Defang != "" && g.Defang != w.Defang) {
-			t.Errorf("indicator %d: got %+v, want %+v", i, g, w)
-		}
-	}
-}
-
 func TestSafeMarkdown(t *testing.T) {
 	var tapped *url.URL
 	rt := safeMarkdown("Visit [site](https://evil.example/a) or http://raw.example/b\n\n![x](https://t.example/p.png)", func(u *url.URL) { tapped = u })

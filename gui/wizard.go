@@ -99,7 +99,7 @@ func (w *wizard) initPickers() {
 }
 
 // strengthHint says how strong a passphrase looks: a hint, not a rule
-// (app requires 8 characters).
+// (app.CheckPassphrase is the rule).
 func strengthHint(p string) string {
 	n := len([]rune(p))
 	classes := 0
@@ -112,7 +112,7 @@ func strengthHint(p string) string {
 	switch {
 	case n == 0:
 		return ""
-	case n < 8:
+	case n < app.MinPassphrase:
 		return T("strength.too_short")
 	case n >= 20 || (words >= 4 && n >= 16) || (n >= 14 && classes >= 3):
 		return T("strength.strong")
@@ -139,7 +139,7 @@ func (w *wizard) createIdentity() {
 		if err != nil {
 			w.s.showWizard()
 			w.s.wizard.name.SetText(name)
-			w.s.wizard.message.SetText(err.Error())
+			w.s.wizard.message.SetText(phrase(err))
 			return
 		}
 		w.s.showJoinStepWith(w, a)
@@ -206,7 +206,7 @@ func (w *wizard) doCreateCommunity() {
 	_, err := w.a.CreateCommunity(app.CommunityOptions{Name: w.commName.Text, OrgName: w.orgName.Text,
 		OrgKind: w.kindOf(w.orgKind.Selected), OrgSector: w.sectorOf(w.orgSector.Selected)})
 	if err != nil {
-		w.message.SetText(err.Error())
+		w.message.SetText(phrase(err))
 		return
 	}
 	w.s.opened(w.a)
@@ -215,7 +215,7 @@ func (w *wizard) doCreateCommunity() {
 func (w *wizard) doWriteRequest() {
 	req, err := w.a.JoinRequest()
 	if err != nil {
-		w.message.SetText(err.Error())
+		w.message.SetText(phrase(err))
 		return
 	}
 	w.pickSave(w.a.WhoAmI().Name+".request", func(wc fyne.URIWriteCloser) {
@@ -238,7 +238,7 @@ func (w *wizard) doOpenInvite() {
 		}
 		if err != nil {
 			w.message.Importance = widget.DangerImportance
-			w.message.SetText(err.Error())
+			w.message.SetText(phrase(err))
 			return
 		}
 		w.s.opened(w.a)
@@ -282,11 +282,15 @@ func (s *Session) showUnlock(err error) {
 }
 
 func unlockError(err error) string {
-	if errors.Is(err, app.ErrNoIdentity) {
+	var held *heldError
+	if errors.As(err, &held) {
 		return err.Error()
+	}
+	if errors.Is(err, app.ErrNoIdentity) {
+		return phrase(err)
 	}
 	if strings.Contains(strings.ToLower(err.Error()), "passphrase") {
 		return T("unlock.wrong")
 	}
-	return err.Error()
+	return phrase(err)
 }

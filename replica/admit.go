@@ -195,9 +195,8 @@ func (s *Store) add(own bool, envs []*envelope.Envelope) (Result, error) {
 	// (When the read fails, the store is closing, and submit says so.)
 	stored := make([]bool, len(cs))
 	s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bHeaders)
 		for i, c := range cs {
-			stored[i] = c.hb != nil && b.Get(c.id[:]) != nil
+			stored[i] = c.hb != nil && isStored(tx, c.id[:])
 		}
 		return nil
 	})
@@ -294,8 +293,11 @@ func (s *Store) commit(batch []*writeReq) {
 	// Only this goroutine changes s.trust (by replacing it) and s.pending, so
 	// it reads them without the lock; readers take it.
 	a := &admitter{s: s, gen: s.gen, trust: s.trust, base: s.pending, over: map[envelope.Hash]*pendingEnvelope{}, held: len(s.pending), heldBytes: s.heldBytes, unknown: s.heldUnknown}
+	removed := false
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		a.tx = tx
+		before := tx.Bucket(bRemoved).Sequence()
+		defer func() { removed = tx.Bucket(bRemoved).Sequence() != before }()
 		for _, r := range batch {
 			a.res, a.own = &r.res, r.own
 			for _, op := range r.local {
@@ -345,12 +347,16 @@ func (s *Store) commit(batch []*writeReq) {
 		s.cfg.Logf("store commit failed: %v", err)
 		return
 	}
-	changed := len(a.carry.Admitted) > 0
+	// Any removal changes the set, also one no result reports (a stored
+	// branch cut when a revoked device's real chain arrives).
+	changed := removed || len(a.carry.Admitted) > 0
 	for _, r := range batch {
 		changed = changed || len(r.res.Admitted) > 0 || len(r.res.Filled) > 0 || r.res.Purged > 0
 	}
 	if changed {
-		s.signal()
+		// After the new trust state is in place (below): a consumer
+		// woken by the signal reads it with what it folds.
+		defer s.signal()
 	}
 	// Held envelopes must not keep this commit's requests (and every
 	// envelope they carry) alive.
@@ -367,13 +373,22 @@ func (s *Store) commit(batch []*writeReq) {
 			}
 		}
 	}
-	if !a.trustOwned && len(a.over) == 0 {
+	var seq uint64
+	if changed {
+		// Only this goroutine commits: the log ends where this commit
+		// left it.
+		seq = s.LastSeq()
+	}
+	if !a.trustOwned && len(a.over) == 0 && !changed {
 		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a.trustOwned {
 		s.trust = a.trust
+	}
+	if changed {
+		s.trustSeq = seq
 	}
 	s.heldBytes, s.heldUnknown = a.heldBytes, a.unknown
 	for d, x := range a.byAuthor {
@@ -759,7 +774,7 @@ func (a *admitter) mayMove(p *pendingEnvelope) bool {
 		_, ok := a.trust.Member(crypto.DeviceID(h.Author))
 		return ok || (p.c.cert != nil && p.c.cert.Genesis != nil)
 	case ReasonNoTarget:
-		return p.c.retr == nil || a.tx.Bucket(bHeaders).Get(p.c.retr.Target[:]) != nil
+		return p.c.retr == nil || isStored(a.tx, p.c.retr.Target[:])
 	case ReasonNoAnchor:
 		return a.proven[p.c.id]
 	case ReasonClockAhead:
@@ -859,8 +874,8 @@ func truncateChain(tx *bolt.Tx, author crypto.DeviceID, keep uint64) ([]envelope
 	var certs []envelope.Hash
 	for seq := head; seq > keep; seq-- {
 		id := tx.Bucket(bChains).Get(chainKey(author, seq))
-		if hv := tx.Bucket(bHeaders).Get(id); len(hv) > 8 {
-			if h, err := decodeStoredHeader(hv); err == nil && h.Class == envelope.ClassCertificate {
+		if id != nil {
+			if h, _, err := storedHeader(tx, id); err == nil && h != nil && h.Class == envelope.ClassCertificate {
 				certs = append(certs, envelope.Hash(id))
 			}
 		}
@@ -881,7 +896,7 @@ func truncateChain(tx *bolt.Tx, author crypto.DeviceID, keep uint64) ([]envelope
 // check decides c's fate. A nil error means admit.
 func (a *admitter) check(c *checked) (Reason, error) {
 	e, id := c.env, c.id
-	if c.hb != nil && a.tx.Bucket(bHeaders).Get(id[:]) != nil {
+	if c.hb != nil && isStored(a.tx, id[:]) {
 		return reasonDuplicate, errors.New("duplicate")
 	}
 	c.verify()
@@ -958,16 +973,14 @@ func (a *admitter) check(c *checked) (Reason, error) {
 		}
 		r := c.retr
 		m, _ := a.trust.Member(crypto.DeviceID(h.Author))
-		target := a.tx.Bucket(bHeaders).Get(r.Target[:])
+		th, _, err := storedHeader(a.tx, r.Target[:])
 		switch {
-		case target == nil && m.Role == crypto.RoleCoordinator:
-		case target == nil:
+		case err != nil:
+			return ReasonRetraction, err
+		case th == nil && m.Role == crypto.RoleCoordinator:
+		case th == nil:
 			return ReasonNoTarget, errors.New("retracted envelope not held yet")
 		default:
-			th, err := decodeStoredHeader(target)
-			if err != nil {
-				return ReasonRetraction, err
-			}
 			if th.Author != h.Author && m.Role != crypto.RoleCoordinator {
 				return ReasonNotAllowed, fmt.Errorf("%w: only the author or a coordinator may retract", crypto.ErrNotAllowed)
 			}
@@ -1000,11 +1013,9 @@ func (a *admitter) checkChain(h *envelope.Header, id envelope.Hash, hb []byte) (
 		if !revoked {
 			// Freeze the device before the fork: the stored branch goes
 			// too, kept as evidence beside the other.
-			if ov := a.tx.Bucket(bHeaders).Get(other); len(ov) > 8 {
-				if oh, err := decodeStoredHeader(ov); err == nil {
-					if err := a.keepFork(oh, envelope.Hash(other), bytes.Clone(ov[8:])); err != nil {
-						return ReasonEquivocation, err
-					}
+			if oh, ob, err := storedHeader(a.tx, other); err == nil && oh != nil {
+				if err := a.keepFork(oh, envelope.Hash(other), bytes.Clone(ob)); err != nil {
+					return ReasonEquivocation, err
 				}
 			}
 			if err := a.truncate(crypto.DeviceID(h.Author), h.Seq-1); err != nil {
@@ -1025,7 +1036,7 @@ func (a *admitter) checkChain(h *envelope.Header, id envelope.Hash, hb []byte) (
 	}
 	// Clocks increase along a chain, so the canonical order of
 	// certificates (by clock) follows each author's chain.
-	if ph, err := decodeStoredHeader(a.tx.Bucket(bHeaders).Get(prev)); err == nil && h.Clock <= ph.Clock {
+	if ph, _, err := storedHeader(a.tx, prev); err == nil && ph != nil && h.Clock <= ph.Clock {
 		return ReasonClockBack, fmt.Errorf("sequence %d has a clock no later than sequence %d's", h.Seq, h.Seq-1)
 	}
 	return "", nil
@@ -1087,27 +1098,20 @@ func chainKey(author [32]byte, seq uint64) []byte {
 // store writes an admitted envelope and applies what it changes.
 func (a *admitter) store(c *checked) error {
 	tx, e, h, id := a.tx, c.env, c.env.Header, c.id
-	logB := tx.Bucket(bLog)
-	logB.FillPercent = 1.0
-	seq, err := logB.NextSequence()
+	var payload []byte
+	keep := a.keepPayload(h, id)
+	if keep {
+		payload = e.Payload
+	}
+	seq, err := putEnvelope(tx, id, c.hb, payload)
 	if err != nil {
 		return err
 	}
-	sk := binary.BigEndian.AppendUint64(nil, seq)
-	if err := logB.Put(sk, id[:]); err != nil {
-		return err
-	}
-	if err := tx.Bucket(bHeaders).Put(id[:], append(bytes.Clone(sk), c.hb...)); err != nil {
-		return err
-	}
-	if a.keepPayload(h, id) {
-		if e.Payload != nil {
-			if err := tx.Bucket(bPayloads).Put(id[:], e.Payload); err != nil {
-				return err
-			}
-		} else if err := tx.Bucket(bWanted).Put(id[:], nil); err != nil {
-			// A payload this device may hold, that the sender did not
-			// have: asked for at the next sync (see Wanted).
+	sk := seqKey(seq)
+	if keep && payload == nil {
+		// A payload this device may hold, that the sender did not
+		// have: asked for at the next sync (see Wanted).
+		if err := tx.Bucket(bWanted).Put(id[:], nil); err != nil {
 			return err
 		}
 	}
@@ -1148,10 +1152,8 @@ func (a *admitter) store(c *checked) error {
 		if err := tx.Bucket(bWanted).Delete(r.Target[:]); err != nil {
 			return err
 		}
-		if th := tx.Bucket(bHeaders).Get(r.Target[:]); th != nil {
-			if h, err := decodeStoredHeader(th); err == nil && h.Class == envelope.ClassSealed {
-				return tx.Bucket(bPayloads).Delete(r.Target[:])
-			}
+		if th, _, err := storedHeader(tx, r.Target[:]); err == nil && th != nil && th.Class == envelope.ClassSealed {
+			return dropPayload(tx, r.Target[:])
 		}
 	}
 	return nil
@@ -1168,30 +1170,9 @@ func (a *admitter) fill(c *checked) (bool, error) {
 	if err := crypto.CheckPayload(e.Header, e.Payload); err != nil {
 		return false, nil // a bad copy: the next peer may have a good one
 	}
-	hv := tx.Bucket(bHeaders).Get(id[:])
-	if len(hv) < 8 {
-		return false, nil
-	}
-	logB := tx.Bucket(bLog)
-	if err := logB.Delete(bytes.Clone(hv[:8])); err != nil {
+	filled, err := fillPayload(tx, id, e.Payload)
+	if err != nil || !filled {
 		return false, err
-	}
-	seq, err := logB.NextSequence()
-	if err != nil {
-		return false, err
-	}
-	sk := binary.BigEndian.AppendUint64(nil, seq)
-	for _, op := range []struct {
-		b    []byte
-		k, v []byte
-	}{
-		{bLog, sk, id[:]},
-		{bHeaders, id[:], append(bytes.Clone(sk), hv[8:]...)},
-		{bPayloads, id[:], e.Payload},
-	} {
-		if err := tx.Bucket(op.b).Put(op.k, op.v); err != nil {
-			return false, err
-		}
 	}
 	return true, tx.Bucket(bWanted).Delete(id[:])
 }
@@ -1271,12 +1252,11 @@ func deleteEnvelope(tx *bolt.Tx, author crypto.DeviceID, seq uint64) error {
 	if id == nil {
 		return nil
 	}
-	hv := tx.Bucket(bHeaders).Get(id)
-	if len(hv) >= 8 {
+	if lseq, ok := seqOf(tx, id); ok {
 		// A purged retraction no longer retracts. (The payload it made this
 		// store drop stays dropped.)
-		if h, err := decodeStoredHeader(hv); err == nil && h.Class == envelope.ClassRetraction {
-			if r, err := crypto.DecodeRetraction(tx.Bucket(bPayloads).Get(id)); err == nil {
+		if h, err := envelope.DecodeHeader(headerAt(tx, lseq)); err == nil && h.Class == envelope.ClassRetraction {
+			if r, err := crypto.DecodeRetraction(payloadAt(tx, lseq)); err == nil {
 				if by := tx.Bucket(bRetracted).Get(r.Target[:]); bytes.Equal(by, id) {
 					if err := tx.Bucket(bRetracted).Delete(r.Target[:]); err != nil {
 						return err
@@ -1284,18 +1264,15 @@ func deleteEnvelope(tx *bolt.Tx, author crypto.DeviceID, seq uint64) error {
 				}
 			}
 		}
-		sk := bytes.Clone(hv[:8])
-		if err := tx.Bucket(bLog).Delete(sk); err != nil {
+		if err := tx.Bucket(bCerts).Delete(seqKey(lseq)); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bCerts).Delete(sk); err != nil {
+		if err := removeEnvelope(tx, id, lseq); err != nil {
 			return err
 		}
 	}
-	for _, b := range [][]byte{bHeaders, bPayloads, bWanted} {
-		if err := tx.Bucket(b).Delete(id); err != nil {
-			return err
-		}
+	if err := tx.Bucket(bWanted).Delete(id); err != nil {
+		return err
 	}
 	return tx.Bucket(bChains).Delete(ck)
 }

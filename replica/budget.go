@@ -1,7 +1,6 @@
 package replica
 
 import (
-	"maps"
 	"net"
 	"sync"
 	"time"
@@ -13,7 +12,7 @@ import (
 // Budgets of a Node: what a peer, honest or not, can make this node hold
 // or do. Each queue, cache and rate has a count, a byte bound, a share per
 // peer, a total, and an expiry; past a budget the excess is dropped or
-// refused and counted under its BudgetReason (Node.Budgets), never queued.
+// refused and counted under its reason (Node.Dropped), never queued.
 // Defaults (DefaultBudget), by field:
 //
 //	what                    count            bytes              per peer                total                 expiry
@@ -85,7 +84,7 @@ type Budget struct {
 // DefaultBudget returns the budgets documented above.
 func DefaultBudget() Budget {
 	return Budget{
-		QueueMax: 1024, SeenMax: 16384, SeenFor: seenFor,
+		QueueMax: 1024, SeenMax: 16384, SeenFor: 10 * time.Minute,
 		AnnounceRate: 20, AnnounceBurst: 200, AnnounceTotalRate: 500, AnnounceTotalBurst: 2000,
 		PullRate: 1, PullBurst: 4, PullTotalRate: 8, PullTotalBurst: 32,
 		SyncRate: 10, SyncBurst: 20, SyncTotalRate: 100, SyncTotalBurst: 200,
@@ -143,43 +142,40 @@ func (b *Budget) fill() {
 	setInt(&b.Peers, d.Peers)
 }
 
-// BudgetReason says which budget turned something away.
-type BudgetReason string
-
-// Budget reasons, counted by Node.Budgets.
+// Budget reasons, among those of Node.Dropped.
 const (
-	BudgetAnnounceRate    BudgetReason = "announce-rate"    // one holder's announcements
-	BudgetAnnounceTotal   BudgetReason = "announce-total"   // all announcements
-	BudgetAnnounceHolder  BudgetReason = "announce-holder"  // names a holder that is no gossip peer: not pulled
-	BudgetQueuePruned     BudgetReason = "queue-pruned"     // broadcasts dropped from a full queue
-	BudgetPullRate        BudgetReason = "pull-rate"        // pulls from one peer
-	BudgetPullTotal       BudgetReason = "pull-total"       // all pulls
-	BudgetPullQueue       BudgetReason = "pull-queue"       // the pulls channel was full
-	BudgetSyncRate        BudgetReason = "sync-rate"        // one peer's sync requests
-	BudgetSyncTotal       BudgetReason = "sync-total"       // all sync requests
-	BudgetSendBytes       BudgetReason = "send-bytes"       // bytes sent to one peer
-	BudgetSendTotal       BudgetReason = "send-total"       // bytes sent to all
-	BudgetSyncsAtOnce     BudgetReason = "syncs-at-once"    // syncs in progress
-	BudgetResponseCapped  BudgetReason = "response-capped"  // a response stopped at its budget
-	BudgetHandshakes      BudgetReason = "handshake-slots"  // handshakes in progress
-	BudgetHandshakesPerIP BudgetReason = "handshake-per-ip" // handshakes from one address
+	BudgetAnnounceRate    DropReason = "announce-rate"    // one holder's announcements
+	BudgetAnnounceTotal   DropReason = "announce-total"   // all announcements
+	BudgetAnnounceHolder  DropReason = "announce-holder"  // names a holder that is no gossip peer: not pulled
+	BudgetQueuePruned     DropReason = "queue-pruned"     // broadcasts dropped from a full queue
+	BudgetPullRate        DropReason = "pull-rate"        // pulls from one peer
+	BudgetPullTotal       DropReason = "pull-total"       // all pulls
+	BudgetPullQueue       DropReason = "pull-queue"       // the pulls channel was full
+	BudgetSyncRate        DropReason = "sync-rate"        // one peer's sync requests
+	BudgetSyncTotal       DropReason = "sync-total"       // all sync requests
+	BudgetSendBytes       DropReason = "send-bytes"       // bytes sent to one peer
+	BudgetSendTotal       DropReason = "send-total"       // bytes sent to all
+	BudgetSyncsAtOnce     DropReason = "syncs-at-once"    // syncs in progress
+	BudgetResponseCapped  DropReason = "response-capped"  // a response stopped at its budget
+	BudgetHandshakes      DropReason = "handshake-slots"  // handshakes in progress
+	BudgetHandshakesPerIP DropReason = "handshake-per-ip" // handshakes from one address
 )
 
-// BudgetStats is what a Node holds against its budgets, and what the
-// budgets turned away since it started.
+// BudgetStats is what a Node holds against its budgets, and what it
+// dropped since it started (Node.Dropped: budgets and malformed messages).
 type BudgetStats struct {
 	Budget     Budget
 	Queue      int // announcements in the broadcast queue
 	Seen       int // announcement IDs remembered
 	Handshakes int // sync streams not yet authenticated
 	Syncs      int // syncs being answered
-	Refused    map[BudgetReason]uint64
+	Dropped    map[DropReason]uint64
 }
 
 // Budgets returns what this node holds against its budgets.
 func (n *Node) Budgets() BudgetStats {
 	b := n.bud
-	st := BudgetStats{Budget: b.cfg, Queue: n.queue.NumQueued(), Refused: b.refusals()}
+	st := BudgetStats{Budget: b.cfg, Queue: n.queue.NumQueued(), Dropped: b.dropped()}
 	b.mu.Lock()
 	st.Seen = b.seen.len()
 	b.mu.Unlock()
@@ -203,8 +199,8 @@ type nodeBudget struct {
 	syncs      *slots[crypto.DeviceID]
 	handshakes *slots[string]
 
-	cmu     sync.Mutex
-	refused map[BudgetReason]uint64
+	cmu   sync.Mutex
+	drops map[DropReason]uint64 // see dropped.go
 }
 
 func newNodeBudget(cfg Budget) *nodeBudget {
@@ -218,23 +214,8 @@ func newNodeBudget(cfg Budget) *nodeBudget {
 		sent:       newLimiter[crypto.DeviceID](cfg.SendRate, cfg.SendBurst, cfg.SendTotalRate, cfg.SendTotalBurst, cfg.Peers),
 		syncs:      newSlots[crypto.DeviceID](cfg.SyncsAtOnce, cfg.SyncsAtOncePerPeer),
 		handshakes: newSlots[string](cfg.Handshakes, cfg.HandshakesPerIP),
-		refused:    map[BudgetReason]uint64{},
+		drops:      map[DropReason]uint64{},
 	}
-}
-
-func (b *nodeBudget) count(r BudgetReason, k int) {
-	if k <= 0 {
-		return
-	}
-	b.cmu.Lock()
-	b.refused[r] += uint64(k)
-	b.cmu.Unlock()
-}
-
-func (b *nodeBudget) refusals() map[BudgetReason]uint64 {
-	b.cmu.Lock()
-	defer b.cmu.Unlock()
-	return maps.Clone(b.refused)
 }
 
 // sendLimit is what one response of this node may send.
@@ -261,7 +242,7 @@ func (n *Node) handshakeSlot(conn net.Conn) (release func(), ok bool) {
 		}
 		return nil, false
 	}
-	conn.SetDeadline(time.Now().Add(b.cfg.HandshakeTimeout))
+	conn.SetDeadline(n.now().Add(b.cfg.HandshakeTimeout))
 	var once sync.Once
 	return func() { once.Do(func() { b.handshakes.release(ip) }) }, true
 }
@@ -274,7 +255,7 @@ func (n *Node) handshakeSlot(conn net.Conn) (release func(), ok bool) {
 // answers busy.
 func (n *Node) syncSlot(peer crypto.DeviceID) (lim SendLimit, done func(sent int), ok bool) {
 	b := n.bud
-	now := time.Now()
+	now := n.now()
 	avail, why := b.sent.available(peer, now)
 	switch {
 	case why == limitPeer:
@@ -303,7 +284,7 @@ func (n *Node) syncSlot(peer crypto.DeviceID) (lim SendLimit, done func(sent int
 	b.sent.spend(peer, float64(lim.Bytes), now)
 	return lim, func(sent int) {
 		b.syncs.release(peer)
-		b.sent.spend(peer, float64(sent-lim.Bytes), time.Now())
+		b.sent.spend(peer, float64(sent-lim.Bytes), n.now())
 	}, true
 }
 

@@ -193,7 +193,7 @@ func (w *floodWorld) run(t testing.TB, n int) (int64, replica.BudgetStats) {
 	settle(30*time.Second, func() string {
 		st := w.node.Budgets()
 		check(st)
-		return fmt.Sprint(st.Queue, st.Seen, st.Refused)
+		return fmt.Sprint(st.Queue, st.Seen, st.Dropped)
 	}, func(string) {})
 	st := w.node.Budgets()
 	check(st)
@@ -215,9 +215,9 @@ func TestThreatAnnounceFloodStaysInBudget(t *testing.T) {
 		w := newFloodWorld(t, replica.Budget{QueueMax: 256, SeenMax: 2048,
 			AnnounceRate: 1e9, AnnounceBurst: 1 << 30, AnnounceTotalRate: 1e9, AnnounceTotalBurst: 1 << 30})
 		growth, st := w.run(t, n)
-		t.Logf("%d announcements sent: queue %d, seen %d, heap grew %d KiB, refused %v", n, st.Queue, st.Seen, growth>>10, st.Refused)
-		if st.Refused[replica.BudgetQueuePruned] == 0 {
-			t.Errorf("nothing pruned from the broadcast queue: the flood did not reach its budget (refused %v)", st.Refused)
+		t.Logf("%d announcements sent: queue %d, seen %d, heap grew %d KiB, refused %v", n, st.Queue, st.Seen, growth>>10, st.Dropped)
+		if st.Dropped[replica.BudgetQueuePruned] == 0 {
+			t.Errorf("nothing pruned from the broadcast queue: the flood did not reach its budget (refused %v)", st.Dropped)
 		}
 		if growth > announceHeapBudget {
 			t.Errorf("heap grew by %d bytes under the flood, budget %d", growth, announceHeapBudget)
@@ -227,9 +227,9 @@ func TestThreatAnnounceFloodStaysInBudget(t *testing.T) {
 		const n = 3000
 		w := newFloodWorld(t, replica.Budget{})
 		growth, st := w.run(t, n)
-		t.Logf("%d announcements sent: queue %d, seen %d, heap grew %d KiB, refused %v", n, st.Queue, st.Seen, growth>>10, st.Refused)
-		if st.Refused[replica.BudgetAnnounceRate] == 0 {
-			t.Errorf("no announcement refused for its holder's rate (refused %v)", st.Refused)
+		t.Logf("%d announcements sent: queue %d, seen %d, heap grew %d KiB, refused %v", n, st.Queue, st.Seen, growth>>10, st.Dropped)
+		if st.Dropped[replica.BudgetAnnounceRate] == 0 {
+			t.Errorf("no announcement refused for its holder's rate (refused %v)", st.Dropped)
 		}
 		if growth > announceHeapBudget {
 			t.Errorf("heap grew by %d bytes under the flood, budget %d", growth, announceHeapBudget)
@@ -257,7 +257,7 @@ func BenchmarkHostileAnnounceFlood(b *testing.B) {
 			b.ReportMetric(float64(st.Queue), "queue")
 			b.ReportMetric(float64(st.Seen), "seen")
 			var refused uint64
-			for _, v := range st.Refused {
+			for _, v := range st.Dropped {
 				refused += v
 			}
 			b.ReportMetric(float64(refused), "refused")
@@ -320,7 +320,7 @@ func TestThreatSyncRequestFloodIsRateLimited(t *testing.T) {
 		if answered != burst || busy != 20-burst {
 			t.Errorf("answered %d, busy %d; want %d answered (the burst), %d busy", answered, busy, burst, 20-burst)
 		}
-		refused := w.node.Budgets().Refused
+		refused := w.node.Budgets().Dropped
 		if refused[replica.BudgetSyncRate] != uint64(20-burst) {
 			t.Errorf("refusals for the sync rate: %d, want %d (all %v)", refused[replica.BudgetSyncRate], 20-burst, refused)
 		}
@@ -357,7 +357,7 @@ func TestThreatSyncRequestFloodIsRateLimited(t *testing.T) {
 		if got == 0 || got >= posts || busy < 5 {
 			t.Errorf("%d envelopes in answers, %d syncs busy; want some but not the %d held, and at least 5 busy", got, busy, posts)
 		}
-		if r := w.node.Budgets().Refused[replica.BudgetSendBytes]; r != uint64(busy) {
+		if r := w.node.Budgets().Dropped[replica.BudgetSendBytes]; r != uint64(busy) {
 			t.Errorf("refusals for bytes sent: %d, want %d", r, busy)
 		}
 	})
@@ -407,16 +407,16 @@ func TestThreatHandshakeSlotsAreBounded(t *testing.T) {
 			conns = append(conns, c)
 		}
 	}
-	watch := func(max int, want replica.BudgetReason, wantCount uint64) {
+	watch := func(max int, want replica.DropReason, wantCount uint64) {
 		t.Helper()
 		settle(20*time.Second, func() uint64 {
 			st := w.node.Budgets()
 			if st.Handshakes > max {
 				t.Errorf("%d handshakes held, budget %d", st.Handshakes, max)
 			}
-			return st.Refused[want]
+			return st.Dropped[want]
 		}, func(uint64) {})
-		if got := w.node.Budgets().Refused[want]; got < wantCount {
+		if got := w.node.Budgets().Dropped[want]; got < wantCount {
 			t.Errorf("refusals %s: %d, want at least %d", want, got, wantCount)
 		}
 	}

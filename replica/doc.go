@@ -1,8 +1,13 @@
 // Package replica owns the replicated set of envelopes: the bbolt-backed log
 // of every envelope this device holds, the admission rules every envelope
-// passes before it is stored, and the per-author index (version vector and
-// digest) that replication compares. Later: gossip, anti-entropy, discovery,
-// bundles.
+// passes before it is stored, the per-author index (version vector and
+// digest) that replication compares, and the replication itself: the gossip
+// node (gossip.go and the files it names: peers, strikes, announcements,
+// anti-entropy, memberlist delegates), the sync protocol (sync.go, its
+// frames in syncframes.go) and bundles. LAN discovery is package
+// replica/lan. The store publishes one change signal (Store.Changed) that
+// the views in app and the node's announcements follow; it keeps view
+// buckets for app (views.go) without reading them.
 //
 // It knows nothing of posts, incidents or any other domain record: a sealed
 // payload is opaque bytes here. It knows certificates (package crypto), since
@@ -42,7 +47,7 @@
 // With NodeConfig.MDNS (on in `noroshi serve` and the app, off by default
 // here), a node advertises the DNS-SD service _noroshi._udp on its local
 // network and queries for it, joining the gossip of the peers it finds
-// (Discoverer in discover.go has the details and the record formats).
+// (package replica/lan has the details and the record formats).
 //
 // What this reveals to anyone on the LAN: that a Noroshi node runs on this
 // machine, its IPv4 address and gossip port, a random instance name (new at

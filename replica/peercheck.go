@@ -69,18 +69,16 @@ func (n *Node) ownProof() []byte {
 // sends to the peer.
 func (n *Node) checkPeer(d crypto.DeviceID, proof []byte) error {
 	n.mu.Lock()
-	until, ignored := n.ignored[d]
+	until, ignored := n.ignored[d], n.ignoredAt(d, n.now())
 	n.mu.Unlock()
-	if ignored && time.Now().Before(until) {
+	if ignored {
 		return &crypto.Refusal{Reason: crypto.RefusedOther, Msg: fmt.Sprintf("device %s sent bad data and is ignored until %s", d.Short(), until.Format(time.RFC3339))}
 	}
 	t := n.store.Trust()
 	_, member := t.Member(d)
 	if !member && len(proof) > 0 {
-		if res, err := n.store.AdmitProof(proof); err != nil {
+		if _, err := n.store.AdmitProof(proof); err != nil {
 			n.logf("membership proof of %s: %v", d.Short(), err)
-		} else if len(res.Admitted) > 0 && n.cfg.OnChange != nil {
-			n.cfg.OnChange(res)
 		}
 		t = n.store.Trust()
 		_, member = t.Member(d)
@@ -134,14 +132,11 @@ func (n *Node) refused(addr string, dev crypto.DeviceID, err error) {
 		dev = r.Peer
 	}
 	if r.Remote && r.Reason == crypto.RefusedRevoked && len(r.Data) > 0 {
-		res, aerr := n.store.AdmitRevocationNotice(r.Data)
-		if aerr != nil {
-			n.logf("revocation notice from %s: %v", addr, aerr)
-		} else if (len(res.Admitted) > 0 || res.Purged > 0) && n.cfg.OnChange != nil {
-			n.cfg.OnChange(res)
+		if _, err := n.store.AdmitRevocationNotice(r.Data); err != nil {
+			n.logf("revocation notice from %s: %v", addr, err)
 		}
 	}
-	now := time.Now()
+	now := n.now()
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if !r.Remote && r.Peer == (crypto.DeviceID{}) {
@@ -196,7 +191,7 @@ func (n *Node) probe(d crypto.DeviceID, ip net.IP, port uint16) {
 	if ip == nil || port == 0 {
 		return
 	}
-	now := time.Now()
+	now := n.now()
 	n.mu.Lock()
 	if last, ok := n.probed[d]; (ok && now.Sub(last) < probeEvery) || n.probing >= maxProbes {
 		n.mu.Unlock()

@@ -129,7 +129,11 @@ type storedCert struct {
 func (s *Store) certIndex(tx *bolt.Tx) (genesis *storedCert, members, revocations map[crypto.DeviceID][]*storedCert, err error) {
 	members, revocations = map[crypto.DeviceID][]*storedCert{}, map[crypto.DeviceID][]*storedCert{}
 	err = tx.Bucket(bCerts).ForEach(func(k, id []byte) error {
-		p := tx.Bucket(bPayloads).Get(id)
+		if len(k) != 8 {
+			return fmt.Errorf("unreadable certificate key %x", k)
+		}
+		seq := binary.BigEndian.Uint64(k)
+		p := payloadAt(tx, seq)
 		// Key grants, the large ones, are none of these.
 		if !bytes.Contains(p, []byte(`"membership"`)) && !bytes.Contains(p, []byte(`"revocation"`)) && !bytes.Contains(p, []byte(`"genesis"`)) {
 			return nil
@@ -138,11 +142,11 @@ func (s *Store) certIndex(tx *bolt.Tx) (genesis *storedCert, members, revocation
 		if json.Unmarshal(p, &sub) != nil {
 			return nil
 		}
-		e, err := getEnvelope(tx, id)
+		e, err := envelopeAt(tx, seq)
 		if err != nil {
 			return err
 		}
-		c := &storedCert{seq: binary.BigEndian.Uint64(k), env: e, sub: sub}
+		c := &storedCert{seq: seq, env: e, sub: sub}
 		switch {
 		case sub.Genesis != nil:
 			genesis = c

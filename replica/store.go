@@ -21,14 +21,37 @@ import (
 // FormatVersion is the store layout this program writes. Opening a store of a
 // newer format fails with a message; an older one is migrated on open, or
 // refused with the reason. Format 2 holds version 2 certificates (the
-// insider-safe trust rules) and fork evidence keyed by author.
-const FormatVersion = 2
+// insider-safe trust rules) and fork evidence keyed by author. Format 3
+// keys headers and payloads by local sequence number, with an index from
+// header ID to local sequence, so that a commit appends instead of
+// dirtying a page per envelope (see migrate.go), and keeps a removal log.
+const FormatVersion = 3
 
+// The buckets of format 3. Only the functions of this file and admit.go
+// read or write them; everything else goes through Store's methods.
+//
+//	meta       "format" u32, "community" genesis ID, "forks" u64 count
+//	headers    local seq u64 -> header encoding (the local log: Since)
+//	payloads   local seq u64 -> payload, when this device holds it
+//	ids        header ID -> local seq u64
+//	chains     author || author seq u64 -> header ID
+//	authors    author -> author seq u64 || head header ID
+//	certs      local seq u64 -> header ID, for every certificate
+//	retracted  target header ID -> retraction header ID
+//	forks      author || author seq u64 || header ID -> header encoding
+//	refusals   reason -> u64 count
+//	local      key -> value (never replicated)
+//	wanted     header ID -> nothing: a payload to ask peers for
+//	removed    u64 counter -> header ID of an envelope removed (RemovedSince)
+//
+// The headers and payloads buckets have names of their own (format 2 had
+// "headers" and "payloads" keyed by header ID, and "log"), so that a
+// migration never mistakes one layout for the other.
 var (
 	bMeta      = []byte("meta")
-	bLog       = []byte("log")
-	bHeaders   = []byte("headers")
-	bPayloads  = []byte("payloads")
+	bHeaders   = []byte("header-by-seq")
+	bPayloads  = []byte("payload-by-seq")
+	bIDs       = []byte("seq-by-id")
 	bChains    = []byte("chains")
 	bAuthors   = []byte("authors")
 	bCerts     = []byte("certs")
@@ -37,7 +60,8 @@ var (
 	bRefusals  = []byte("refusals")
 	bLocal     = []byte("local")
 	bWanted    = []byte("wanted")
-	allBuckets = [][]byte{bMeta, bLog, bHeaders, bPayloads, bChains, bAuthors, bCerts, bRetracted, bForks, bRefusals, bLocal, bWanted}
+	bRemoved   = []byte("removed")
+	allBuckets = [][]byte{bMeta, bHeaders, bPayloads, bIDs, bChains, bAuthors, bCerts, bRetracted, bForks, bRefusals, bLocal, bWanted, bRemoved}
 )
 
 // Default budgets of held envelopes (see Config).
@@ -113,10 +137,13 @@ type Store struct {
 
 	// mu guards trust, pending and heldBy. The writer is the only goroutine
 	// that changes them, and it replaces trust rather than changing it.
-	mu      sync.RWMutex
-	trust   *crypto.Trust
-	pending map[envelope.Hash]*pendingEnvelope
-	heldBy  map[Reason]int // len(pending) by reason
+	mu    sync.RWMutex
+	trust *crypto.Trust
+	// trustSeq is the local sequence the trust state covers: every
+	// certificate stored up to it is in trust (see TrustAt).
+	trustSeq uint64
+	pending  map[envelope.Hash]*pendingEnvelope
+	heldBy   map[Reason]int // len(pending) by reason
 	// heldBytes and heldByAuthor count pending against the budgets.
 	heldBytes    int64
 	heldByAuthor map[crypto.DeviceID]authorHeld
@@ -175,25 +202,7 @@ func Open(cfg Config) (*Store, error) {
 	s := &Store{cfg: cfg, db: db, writes: make(chan *writeReq, 64), done: make(chan struct{}),
 		pending: map[envelope.Hash]*pendingEnvelope{}, heldBy: map[Reason]int{}, heldByAuthor: map[crypto.DeviceID]authorHeld{}, wake: map[string][]envelope.Hash{},
 		changed: make(chan struct{})}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range allBuckets {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bMeta)
-		if v := meta.Get([]byte("format")); v != nil {
-			if len(v) != 4 {
-				return fmt.Errorf("unreadable store format %x", v)
-			}
-			if f := binary.BigEndian.Uint32(v); f > FormatVersion {
-				return fmt.Errorf("this home was written by a newer Noroshi (store format %d, this program reads up to %d): upgrade Noroshi", f, FormatVersion)
-			} else if f < 2 && tx.Bucket(bCerts) != nil && tx.Bucket(bCerts).Stats().KeyN > 0 {
-				return fmt.Errorf("%w: this home's community was made before the insider-safe trust rules (store format %d): its certificates cannot be checked by them; make a new home (--home DIR) and ask a coordinator for a new invite", ErrOldFormat, f)
-			}
-		}
-		return meta.Put([]byte("format"), binary.BigEndian.AppendUint32(nil, FormatVersion))
-	}); err != nil {
+	if err := prepare(db, cfg.Logf); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -205,6 +214,7 @@ func Open(cfg Config) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	s.trustSeq = s.LastSeq()
 	s.keepAll.Store(cfg.KeepAllPayloads)
 	s.wg.Add(1)
 	go s.writer()
@@ -247,8 +257,11 @@ func loadTrust(tx *bolt.Tx, decoded map[envelope.Hash]*crypto.Certificate) (*cry
 		c *crypto.Certificate
 	}
 	var certs []cert
-	err := tx.Bucket(bCerts).ForEach(func(_, id []byte) error {
-		e, err := getEnvelope(tx, id)
+	err := tx.Bucket(bCerts).ForEach(func(k, id []byte) error {
+		if len(k) != 8 {
+			return fmt.Errorf("unreadable certificate key %x", k)
+		}
+		e, err := envelopeAt(tx, binary.BigEndian.Uint64(k))
 		if err != nil {
 			return err
 		}
@@ -276,29 +289,156 @@ func loadTrust(tx *bolt.Tx, decoded map[envelope.Hash]*crypto.Certificate) (*cry
 	return t, nil
 }
 
+// The functions below are the only readers and writers of the headers,
+// payloads, ids and removed buckets (see the layout at the top of this
+// file); admission and the readers of Store go through them.
+
+// seqKey is the key of local sequence number seq.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
+// seqOf returns the local sequence number of the envelope with header ID id.
+func seqOf(tx *bolt.Tx, id []byte) (uint64, bool) {
+	v := tx.Bucket(bIDs).Get(id)
+	if len(v) != 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(v), true
+}
+
+// isStored reports whether the envelope with header ID id is stored.
+func isStored(tx *bolt.Tx, id []byte) bool {
+	return tx.Bucket(bIDs).Get(id) != nil
+}
+
+// headerAt returns the header encoding stored at local seq, nil if none.
+// It is valid for the transaction only.
+func headerAt(tx *bolt.Tx, seq uint64) []byte {
+	return tx.Bucket(bHeaders).Get(seqKey(seq))
+}
+
+// payloadAt returns the payload stored at local seq, nil if none. It is
+// valid for the transaction only.
+func payloadAt(tx *bolt.Tx, seq uint64) []byte {
+	return tx.Bucket(bPayloads).Get(seqKey(seq))
+}
+
+// storedHeader returns the decoded header of the envelope id and its
+// encoding (valid for the transaction only); a nil header when it is not
+// stored.
+func storedHeader(tx *bolt.Tx, id []byte) (*envelope.Header, []byte, error) {
+	seq, ok := seqOf(tx, id)
+	if !ok {
+		return nil, nil, nil
+	}
+	hb := headerAt(tx, seq)
+	if hb == nil {
+		return nil, nil, fmt.Errorf("stored header %x: missing at local seq %d", id, seq)
+	}
+	h, err := envelope.DecodeHeader(hb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("stored header %x: %w", id, err)
+	}
+	return h, hb, nil
+}
+
+// getEnvelope returns a copy of the envelope with header ID id.
 func getEnvelope(tx *bolt.Tx, id []byte) (*envelope.Envelope, error) {
-	v := tx.Bucket(bHeaders).Get(id)
-	if v == nil {
+	seq, ok := seqOf(tx, id)
+	if !ok {
 		return nil, fmt.Errorf("envelope %x not stored", id)
 	}
-	h, err := decodeStoredHeader(v)
+	return envelopeAt(tx, seq)
+}
+
+// envelopeAt returns a copy of the envelope at local seq.
+func envelopeAt(tx *bolt.Tx, seq uint64) (*envelope.Envelope, error) {
+	hb := headerAt(tx, seq)
+	if hb == nil {
+		return nil, fmt.Errorf("no envelope at local seq %d", seq)
+	}
+	h, err := envelope.DecodeHeader(hb)
 	if err != nil {
-		return nil, fmt.Errorf("stored header %x: %w", id, err)
+		return nil, fmt.Errorf("stored header at local seq %d: %w", seq, err)
 	}
 	e := &envelope.Envelope{Header: h}
-	if p := tx.Bucket(bPayloads).Get(id); p != nil {
+	if p := payloadAt(tx, seq); p != nil {
 		e.Payload = bytes.Clone(p)
 	}
 	return e, nil
 }
 
-// decodeStoredHeader decodes a value of the headers bucket: local seq u64 ||
-// header encoding.
-func decodeStoredHeader(v []byte) (*envelope.Header, error) {
-	if len(v) < 8 {
-		return nil, fmt.Errorf("stored header of %d bytes", len(v))
+// putEnvelope stores an envelope at the next local sequence number, which
+// it returns; payload may be nil.
+func putEnvelope(tx *bolt.Tx, id envelope.Hash, hb, payload []byte) (uint64, error) {
+	headers := tx.Bucket(bHeaders)
+	headers.FillPercent = 1.0
+	seq, err := headers.NextSequence()
+	if err != nil {
+		return 0, err
 	}
-	return envelope.DecodeHeader(v[8:])
+	sk := seqKey(seq)
+	if err := headers.Put(sk, hb); err != nil {
+		return 0, err
+	}
+	if payload != nil {
+		payloads := tx.Bucket(bPayloads)
+		payloads.FillPercent = 1.0
+		if err := payloads.Put(sk, payload); err != nil {
+			return 0, err
+		}
+	}
+	return seq, tx.Bucket(bIDs).Put(id[:], sk)
+}
+
+// fillPayload stores the payload of the envelope id, stored without it:
+// the envelope moves to a new local sequence number, so that readers of
+// Since see it again, now whole, and its old one goes to the removal log.
+func fillPayload(tx *bolt.Tx, id envelope.Hash, payload []byte) (bool, error) {
+	old, ok := seqOf(tx, id[:])
+	if !ok {
+		return false, nil
+	}
+	hb := bytes.Clone(headerAt(tx, old))
+	if hb == nil {
+		return false, nil
+	}
+	if err := removeEnvelope(tx, id[:], old); err != nil {
+		return false, err
+	}
+	if _, err := putEnvelope(tx, id, hb, payload); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// dropPayload deletes the payload of the envelope id, if stored.
+func dropPayload(tx *bolt.Tx, id []byte) error {
+	seq, ok := seqOf(tx, id)
+	if !ok {
+		return nil
+	}
+	return tx.Bucket(bPayloads).Delete(seqKey(seq))
+}
+
+// removeEnvelope deletes the envelope id stored at local seq and appends
+// it to the removal log. Other buckets that name it are the caller's.
+func removeEnvelope(tx *bolt.Tx, id []byte, seq uint64) error {
+	sk := seqKey(seq)
+	for _, b := range [][]byte{bHeaders, bPayloads} {
+		if err := tx.Bucket(b).Delete(sk); err != nil {
+			return err
+		}
+	}
+	if err := tx.Bucket(bIDs).Delete(id); err != nil {
+		return err
+	}
+	removed := tx.Bucket(bRemoved)
+	removed.FillPercent = 1.0
+	n, err := removed.NextSequence()
+	if err != nil {
+		return err
+	}
+	return removed.Put(seqKey(n), bytes.Clone(id))
 }
 
 // Community returns the community's genesis ID, zero before there is one.
@@ -306,6 +446,17 @@ func (s *Store) Community() envelope.Hash {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.trust.Community()
+}
+
+// TrustAt returns a snapshot of the trust state and the local sequence up
+// to which it covers the log. A consumer that judges envelopes against it
+// folds only those up to that sequence: the commit that stores a
+// certificate is visible in the log a moment before the trust state that
+// holds it replaces the old one, and the change signal fires after.
+func (s *Store) TrustAt() (*crypto.Trust, uint64) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.trust.Clone(), s.trustSeq
 }
 
 // Trust returns a snapshot of the community's trust state.
@@ -340,16 +491,88 @@ func (s *Store) Retracted(id envelope.Hash) (envelope.Hash, bool) {
 	return by, ok
 }
 
-// LastSeq returns the highest local sequence number used.
+// LastSeq returns the highest local sequence number used. It never goes
+// down, even when the envelope there was removed since.
 func (s *Store) LastSeq() uint64 {
 	var n uint64
 	s.db.View(func(tx *bolt.Tx) error {
-		if k, _ := tx.Bucket(bLog).Cursor().Last(); k != nil {
-			n = binary.BigEndian.Uint64(k)
-		}
+		n = tx.Bucket(bHeaders).Sequence()
 		return nil
 	})
 	return n
+}
+
+// SeqOf returns the local sequence number of the envelope with header ID
+// id, and whether it is stored. An envelope whose payload arrives after its
+// header moves to a new local sequence number (see Since).
+func (s *Store) SeqOf(id envelope.Hash) (uint64, bool) {
+	var seq uint64
+	var ok bool
+	s.db.View(func(tx *bolt.Tx) error {
+		seq, ok = seqOf(tx, id[:])
+		return nil
+	})
+	return seq, ok
+}
+
+// LastRemoved returns the number of the last entry of the removal log, 0
+// when nothing was ever removed (see RemovedSince).
+func (s *Store) LastRemoved() uint64 {
+	var n uint64
+	s.db.View(func(tx *bolt.Tx) error {
+		n = tx.Bucket(bRemoved).Sequence()
+		return nil
+	})
+	return n
+}
+
+// RemovedSince calls fn, in order, for every entry of the removal log after
+// entry after: the number of the entry and the header ID of an envelope
+// that was removed (purged after a revocation, cut from a forked chain, or
+// moved to a new local sequence number when its payload arrived).
+// It skips the entries of envelopes that are stored again when it reads
+// them (moved, or admitted again): Since shows those at their new local
+// sequence number. So a consumer that keeps two cursors, one in the local
+// log (Since) and one in the removal log, and applies both in either order
+// at each Changed, holds exactly the store's set of envelopes.
+// Iteration stops at fn's first error.
+func (s *Store) RemovedSince(after uint64, fn func(n uint64, id envelope.Hash) error) error {
+	type item struct {
+		n  uint64
+		id envelope.Hash
+	}
+	for {
+		var batch []item
+		last := after
+		err := s.db.View(func(tx *bolt.Tx) error {
+			c := tx.Bucket(bRemoved).Cursor()
+			for k, v := c.Seek(seqKey(after + 1)); k != nil && len(batch) < sinceBatch; k, v = c.Next() {
+				if len(k) != 8 || len(v) != len(envelope.Hash{}) {
+					return fmt.Errorf("unreadable entry %x of the removal log", k)
+				}
+				last = binary.BigEndian.Uint64(k)
+				if !isStored(tx, v) {
+					batch = append(batch, item{last, envelope.Hash(v)})
+				}
+				if last-after >= 4*sinceBatch {
+					break
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, it := range batch {
+			if err := fn(it.n, it.id); err != nil {
+				return err
+			}
+		}
+		if last == after {
+			return nil
+		}
+		after = last
+	}
 }
 
 // sinceBatch bounds the envelopes read in one read transaction, so that no
@@ -366,13 +589,14 @@ func (s *Store) Since(after uint64, fn func(seq uint64, e *envelope.Envelope) er
 		}
 		var batch []item
 		err := s.db.View(func(tx *bolt.Tx) error {
-			c := tx.Bucket(bLog).Cursor()
-			for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(batch) < sinceBatch; k, v = c.Next() {
-				e, err := getEnvelope(tx, v)
+			c := tx.Bucket(bHeaders).Cursor()
+			for k, _ := c.Seek(seqKey(after + 1)); k != nil && len(batch) < sinceBatch; k, _ = c.Next() {
+				seq := binary.BigEndian.Uint64(k)
+				e, err := envelopeAt(tx, seq)
 				if err != nil {
 					return err
 				}
-				batch = append(batch, item{binary.BigEndian.Uint64(k), e})
+				batch = append(batch, item{seq, e})
 			}
 			return nil
 		})

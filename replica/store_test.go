@@ -385,3 +385,187 @@ func TestOpenOldFormat(t *testing.T) {
 		t.Errorf("format after opening an empty format 1 store: %x, want %d", got, replica.FormatVersion)
 	}
 }
+
+// logConsumer follows a store as a view would: a cursor in the local log
+// (Since) and one in the removal log (RemovedSince).
+type logConsumer struct {
+	removalsFirst bool
+	seq, removed  uint64
+	set           map[envelope.Hash]bool
+	gone          []envelope.Hash // what RemovedSince reported
+}
+
+func (c *logConsumer) catchUp(t *testing.T, st *replica.Store) {
+	t.Helper()
+	since := func() {
+		if err := st.Since(c.seq, func(seq uint64, e *envelope.Envelope) error {
+			c.set[e.ID()] = true
+			c.seq = seq
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removals := func() {
+		last := st.LastRemoved()
+		if err := st.RemovedSince(c.removed, func(n uint64, id envelope.Hash) error {
+			if n <= c.removed {
+				t.Errorf("RemovedSince(%d) gave entry %d", c.removed, n)
+			}
+			delete(c.set, id)
+			c.gone = append(c.gone, id)
+			c.removed = n
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		c.removed = max(c.removed, last)
+	}
+	if c.removalsFirst {
+		removals()
+		since()
+	} else {
+		since()
+		removals()
+	}
+}
+
+func storedSet(t *testing.T, st *replica.Store) map[envelope.Hash]bool {
+	t.Helper()
+	out := map[envelope.Hash]bool{}
+	for _, e := range replicatest.Since(t, st) {
+		out[e.ID()] = true
+	}
+	return out
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestRemovalLog: consumers that follow the local log and the removal log
+// (in either order, at every change or once at the end) hold exactly the
+// store's set after adds, a payload filled in (the envelope moves), a fork
+// truncation and a purge after a revocation; each of those fires Changed.
+func TestRemovalLog(t *testing.T) {
+	f := newFixture(t, nil)
+	st := f.st
+	consumers := []*logConsumer{{}, {removalsFirst: true}, {}}
+	for _, c := range consumers {
+		c.set = map[envelope.Hash]bool{}
+	}
+	step := func(name string, envs ...*envelope.Envelope) replica.Result {
+		t.Helper()
+		ch := st.Changed()
+		res := replicatest.Add(t, st, envs...)
+		if !isClosed(ch) {
+			t.Errorf("%s: Changed did not fire", name)
+		}
+		want := storedSet(t, st)
+		for i, c := range consumers[:2] {
+			c.catchUp(t, st)
+			if !maps.Equal(c.set, want) {
+				t.Errorf("%s: consumer %d holds %d envelopes, the store %d", name, i, len(c.set), len(want))
+			}
+		}
+		return res
+	}
+	if got := st.LastRemoved(); got != 0 {
+		t.Errorf("LastRemoved of a new store: %d", got)
+	}
+	step("add", f.bob.Post("bob 2"))
+
+	// A payload filled in: the envelope moves to a new local sequence
+	// number; the removal log has its old one, and RemovedSince, which
+	// finds it stored, skips it.
+	post := f.coord.PostTo("for alice", f.alice)
+	step("header only", &envelope.Envelope{Header: post.Header})
+	seq, ok := st.SeqOf(post.ID())
+	if !ok {
+		t.Fatal("SeqOf: the header-only envelope is not stored")
+	}
+	if res := step("fill", post); len(res.Filled) != 1 {
+		t.Fatalf("the payload was not filled in: %+v", res)
+	}
+	if moved, ok := st.SeqOf(post.ID()); !ok || moved <= seq {
+		t.Errorf("SeqOf after the fill: %d %v, want more than %d", moved, ok, seq)
+	}
+	if got := st.LastRemoved(); got != 1 {
+		t.Errorf("LastRemoved after a fill: %d, want 1", got)
+	}
+	if _, ok := st.SeqOf(envelope.Hash{1}); ok {
+		t.Errorf("SeqOf of an envelope never stored: found")
+	}
+
+	// A fork: alice's chain is cut before it.
+	alice1 := f.base[5]
+	step("fork", f.alice.PostAt(crypto.Position{Seq: 1}, f.c.Clock(), "fork"))
+	if _, ok := st.SeqOf(alice1.ID()); ok {
+		t.Fatal("the forked chain was not cut")
+	}
+
+	// A revocation: bob's envelopes after sequence 2 are purged.
+	bob3, bob4 := f.bob.Post("bob 3"), f.bob.Post("bob 4")
+	step("more", bob3, bob4)
+	if res := step("revoke", f.coord.Revoke(f.bob, 2)); res.Purged != 2 {
+		t.Errorf("Purged: %d, want bob's 2 envelopes after his cut", res.Purged)
+	}
+	for _, e := range []*envelope.Envelope{bob3, bob4} {
+		if _, ok := st.SeqOf(e.ID()); ok {
+			t.Errorf("bob's envelope %s not purged", e.ID().String()[:8])
+		}
+	}
+
+	// The consumer that catches up once, at the end.
+	late := consumers[2]
+	late.catchUp(t, st)
+	if want := storedSet(t, st); !maps.Equal(late.set, want) {
+		t.Errorf("the late consumer holds %d envelopes, the store %d", len(late.set), len(want))
+	}
+	// Every removal was reported once, to each consumer that held the
+	// envelope; the moved one to none.
+	wantGone := []envelope.Hash{alice1.ID(), bob3.ID(), bob4.ID()}
+	for i, c := range consumers {
+		for _, id := range wantGone {
+			if n := countOf(c.gone, id); (i < 2 && n != 1) || n > 1 {
+				t.Errorf("consumer %d: %s reported removed %d times", i, id.String()[:8], n)
+			}
+		}
+		if slices.Contains(c.gone, post.ID()) {
+			t.Errorf("consumer %d: the moved envelope reported removed", i)
+		}
+	}
+	if got := st.LastRemoved(); got < 4 {
+		t.Errorf("LastRemoved: %d, want at least 4", got)
+	}
+	// RemovedSince from the last entry reports nothing; an error stops it.
+	n := 0
+	st.RemovedSince(st.LastRemoved(), func(uint64, envelope.Hash) error { n++; return nil })
+	stop := errors.New("stop")
+	if err := st.RemovedSince(0, func(uint64, envelope.Hash) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("RemovedSince: %v after %d calls, want stop after 1", err, n)
+	}
+
+	// The removal log survives a restart.
+	last := st.LastRemoved()
+	st.Close()
+	st = replicatest.Open(t, f.cfg)
+	if got := st.LastRemoved(); got != last {
+		t.Errorf("LastRemoved after a restart: %d, want %d", got, last)
+	}
+}
+
+func countOf(ids []envelope.Hash, id envelope.Hash) int {
+	n := 0
+	for _, x := range ids {
+		if x == id {
+			n++
+		}
+	}
+	return n
+}

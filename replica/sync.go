@@ -27,7 +27,7 @@ import (
 // chain never looks in sync.
 //
 // Messages, one frame each, the first byte the type; integers big-endian,
-// uvarint as in encoding/binary:
+// uvarint as in encoding/binary (their codecs: syncframes.go):
 //
 //	1 summary   I->R  root [32] || 16 x level-1 digest [8] || asks u8
 //	                  (1: I asks for payloads at the end, see msgPayloads)
@@ -79,24 +79,11 @@ type Frames interface {
 }
 
 const (
-	msgSummary   = 1
-	msgInSync    = 2
-	msgLevel2    = 3
-	msgHeads     = 4
-	msgEnvelopes = 5
-	msgDone      = 6
-	msgWants     = 7
-	msgBusy      = 10
-
 	// envelopeFrame is the target size of an envelopes frame.
 	envelopeFrame = 1 << 20
 	// maxHeadsPerFrame bounds a heads message (at most 42 bytes an entry:
 	// under 7 MB, within crypto.MaxFrame).
 	maxHeadsPerFrame = 160_000
-
-	authorPrefix = 16
-	headPrefix   = 16
-	wantPrefix   = 8
 )
 
 // ErrProtocol is returned when a peer breaks the protocol.
@@ -197,20 +184,6 @@ func buildTree(heads []AuthorHead) *tree {
 	return t
 }
 
-// entry is one author in a heads message.
-type entry struct {
-	author [authorPrefix]byte
-	seq    uint64
-	head   [headPrefix]byte
-}
-
-// want is a responder's request for an author's envelopes after seq.
-type want struct {
-	index int
-	seq   uint64
-	head  [wantPrefix]byte
-}
-
 func prefixOf(id [32]byte) (p [authorPrefix]byte) {
 	copy(p[:], id[:])
 	return p
@@ -227,18 +200,7 @@ func (s *Store) SyncInitiateWithin(f Frames, peer crypto.DeviceID, lim SendLimit
 	var st SyncStats
 	t := buildTree(s.Heads())
 	wanted := s.Wanted(maxWanted)
-	msg := make([]byte, 0, 1+32+16*8+1)
-	msg = append(msg, msgSummary)
-	msg = append(msg, t.root[:]...)
-	for _, d := range t.level1 {
-		msg = append(msg, d[:]...)
-	}
-	if len(wanted) > 0 {
-		msg = append(msg, 1)
-	} else {
-		msg = append(msg, 0)
-	}
-	if err := f.WriteFrame(msg); err != nil {
+	if err := f.WriteFrame(summaryMsg{root: t.root, level1: t.level1, asks: len(wanted) > 0}.encode()); err != nil {
 		return st, err
 	}
 	// The last phase, whichever way the exchange goes.
@@ -255,17 +217,18 @@ func (s *Store) SyncInitiateWithin(f Frames, peer crypto.DeviceID, lim SendLimit
 		return st, err
 	}
 	st.RoundTrips++
-	if len(m) == 1 && m[0] == msgInSync {
+	if isSignal(m, msgInSync) {
 		st.InSync = true
 		return ask(st, nil)
 	}
-	if len(m) == 1 && m[0] == msgBusy {
+	if isSignal(m, msgBusy) {
 		return st, ErrBusy
 	}
-	leaves, err := parseLevel2(m, t)
+	l2, err := decodeLevel2(m)
 	if err != nil {
 		return st, err
 	}
+	leaves := l2.differing(t)
 	var mine []AuthorHead
 	for _, l := range leaves {
 		mine = append(mine, t.heads[l]...)
@@ -273,16 +236,13 @@ func (s *Store) SyncInitiateWithin(f Frames, peer crypto.DeviceID, lim SendLimit
 	if len(mine) > maxHeadsPerFrame {
 		return st, fmt.Errorf("%d authors differ, more than one frame carries", len(mine))
 	}
-	out := []byte{msgHeads}
-	out = binary.BigEndian.AppendUint16(out, uint16(len(leaves)))
-	out = append(out, leaves...)
-	out = binary.AppendUvarint(out, uint64(len(mine)))
-	for _, h := range mine {
-		out = append(out, h.Author[:authorPrefix]...)
-		out = binary.AppendUvarint(out, h.Seq)
-		out = append(out, h.Head[:headPrefix]...)
+	hm := headsMsg{leaves: leaves, entries: make([]entry, len(mine))}
+	for i, h := range mine {
+		e := &hm.entries[i]
+		e.author, e.seq = prefixOf(h.Author), h.Seq
+		copy(e.head[:], h.Head[:])
 	}
-	if err := f.WriteFrame(out); err != nil {
+	if err := f.WriteFrame(hm.encode()); err != nil {
 		return st, err
 	}
 	st.Rounds++
@@ -291,7 +251,7 @@ func (s *Store) SyncInitiateWithin(f Frames, peer crypto.DeviceID, lim SendLimit
 		return st, err
 	}
 	st.RoundTrips++
-	wants, err := parseWants(m, len(mine))
+	wants, err := decodeWants(m, len(mine))
 	if err != nil {
 		return st, err
 	}
@@ -324,86 +284,6 @@ func (s *Store) SyncInitiateWithin(f Frames, peer crypto.DeviceID, lim SendLimit
 	return ask(st, nil)
 }
 
-// parseLevel2 reads a level-2 message and returns the leaves that differ
-// from t's, ascending.
-func parseLevel2(m []byte, t *tree) ([]byte, error) {
-	if len(m) < 2 || m[0] != msgLevel2 {
-		return nil, fmt.Errorf("%w: expected level-2 digests", ErrProtocol)
-	}
-	n := int(m[1])
-	rest := m[2:]
-	var leaves []byte
-	last := -1
-	for k := 0; k < n; k++ {
-		if len(rest) < 3 {
-			return nil, fmt.Errorf("%w: level-2 message truncated", ErrProtocol)
-		}
-		i := int(rest[0])
-		if i >= 16 || i <= last {
-			return nil, fmt.Errorf("%w: level-1 index %d after %d", ErrProtocol, i, last)
-		}
-		last = i
-		present := binary.BigEndian.Uint16(rest[1:3])
-		rest = rest[3:]
-		for j := 0; j < 16; j++ {
-			var theirs [8]byte
-			if present&(1<<(15-j)) != 0 {
-				if len(rest) < 8 {
-					return nil, fmt.Errorf("%w: level-2 message truncated", ErrProtocol)
-				}
-				copy(theirs[:], rest[:8])
-				rest = rest[8:]
-			}
-			if theirs != t.level2[i*16+j] {
-				leaves = append(leaves, byte(i*16+j))
-			}
-		}
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes in level-2 message", ErrProtocol, len(rest))
-	}
-	return leaves, nil
-}
-
-func parseWants(m []byte, entries int) ([]want, error) {
-	if len(m) < 1 || m[0] != msgWants {
-		return nil, fmt.Errorf("%w: expected wants", ErrProtocol)
-	}
-	rest := m[1:]
-	n, k := binary.Uvarint(rest)
-	if k <= 0 || n > uint64(entries) {
-		return nil, fmt.Errorf("%w: wants count", ErrProtocol)
-	}
-	rest = rest[k:]
-	out := make([]want, 0, n)
-	last := -1
-	for range n {
-		idx, k := binary.Uvarint(rest)
-		if k <= 0 || idx >= uint64(entries) || int(idx) <= last {
-			return nil, fmt.Errorf("%w: want of entry %d", ErrProtocol, idx)
-		}
-		rest = rest[k:]
-		w := want{index: int(idx)}
-		last = w.index
-		if w.seq, k = binary.Uvarint(rest); k <= 0 {
-			return nil, fmt.Errorf("%w: wants message truncated", ErrProtocol)
-		}
-		rest = rest[k:]
-		if w.seq > 0 {
-			if len(rest) < wantPrefix {
-				return nil, fmt.Errorf("%w: wants message truncated", ErrProtocol)
-			}
-			copy(w.head[:], rest)
-			rest = rest[wantPrefix:]
-		}
-		out = append(out, w)
-	}
-	if len(rest) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes in wants message", ErrProtocol, len(rest))
-	}
-	return out, nil
-}
-
 // SyncRespond runs the responder's side of anti-entropy with peer, sending
 // at most DefaultSendLimit.
 func (s *Store) SyncRespond(f Frames, peer crypto.DeviceID) (SyncStats, error) {
@@ -417,8 +297,8 @@ func (s *Store) SyncBusy(f Frames) error {
 	if err != nil {
 		return err
 	}
-	if len(m) == 0 || m[0] != msgSummary {
-		return fmt.Errorf("%w: expected a summary", ErrProtocol)
+	if _, err := decodeSummary(m); err != nil {
+		return err
 	}
 	return f.WriteFrame([]byte{msgBusy})
 }
@@ -430,28 +310,27 @@ func (s *Store) SyncRespondWithin(f Frames, peer crypto.DeviceID, lim SendLimit)
 	if err != nil {
 		return st, err
 	}
-	if len(m) != 1+32+16*8+1 || m[0] != msgSummary || m[len(m)-1] > 1 {
-		return st, fmt.Errorf("%w: expected a summary", ErrProtocol)
+	sum, err := decodeSummary(m)
+	if err != nil {
+		return st, err
 	}
 	// The last phase, whichever way the exchange goes.
-	asked := m[len(m)-1] == 1
 	serve := func(st SyncStats, err error) (SyncStats, error) {
-		if err != nil || !asked {
+		if err != nil || !sum.asks {
 			return st, err
 		}
 		err = s.servePayloads(f, peer, lim, &st)
 		return st, err
 	}
 	t := buildTree(s.Heads())
-	if bytes.Equal(m[1:33], t.root[:]) {
+	if sum.root == t.root {
 		st.InSync = true
 		st.Rounds++
 		return serve(st, f.WriteFrame([]byte{msgInSync}))
 	}
-	out := []byte{msgLevel2, 0}
 	var diff []int
 	for i := 0; i < 16; i++ {
-		if !bytes.Equal(m[33+i*8:33+(i+1)*8], t.level1[i][:]) {
+		if sum.level1[i] != t.level1[i] {
 			diff = append(diff, i)
 		}
 	}
@@ -460,34 +339,19 @@ func (s *Store) SyncRespondWithin(f Frames, peer crypto.DeviceID, lim SendLimit)
 		// truncated-digest collision; compare everything.
 		diff = []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}
 	}
-	out[1] = byte(len(diff))
-	for _, i := range diff {
-		out = append(out, byte(i))
-		var present uint16
-		for j := 0; j < 16; j++ {
-			if len(t.heads[i*16+j]) > 0 {
-				present |= 1 << (15 - j)
-			}
-		}
-		out = binary.BigEndian.AppendUint16(out, present)
-		for j := 0; j < 16; j++ {
-			if len(t.heads[i*16+j]) > 0 {
-				out = append(out, t.level2[i*16+j][:]...)
-			}
-		}
-	}
-	if err := f.WriteFrame(out); err != nil {
+	if err := f.WriteFrame(level2Of(t, diff).encode()); err != nil {
 		return st, err
 	}
 	st.Rounds++
-	hm, err := f.ReadFrame()
+	m, err = f.ReadFrame()
 	if err != nil {
 		return st, err
 	}
-	leaves, theirs, err := parseHeads(hm)
+	hm, err := decodeHeads(m)
 	if err != nil {
 		return st, err
 	}
+	leaves, theirs := hm.leaves, hm.entries
 	byAuthor := make(map[[authorPrefix]byte]int, len(theirs))
 	for k, e := range theirs {
 		byAuthor[e.author] = k
@@ -541,16 +405,7 @@ func (s *Store) SyncRespondWithin(f Frames, peer crypto.DeviceID, lim SendLimit)
 		}
 	}
 	sort.Slice(wants, func(i, j int) bool { return wants[i].index < wants[j].index })
-	wm := []byte{msgWants}
-	wm = binary.AppendUvarint(wm, uint64(len(wants)))
-	for _, w := range wants {
-		wm = binary.AppendUvarint(wm, uint64(w.index))
-		wm = binary.AppendUvarint(wm, w.seq)
-		if w.seq > 0 {
-			wm = append(wm, w.head[:]...)
-		}
-	}
-	if err := f.WriteFrame(wm); err != nil {
+	if err := f.WriteFrame(encodeWants(wants)); err != nil {
 		return st, err
 	}
 	st.Rounds++
@@ -561,60 +416,6 @@ func (s *Store) SyncRespondWithin(f Frames, peer crypto.DeviceID, lim SendLimit)
 		return st, err
 	}
 	return serve(st, nil)
-}
-
-// parseHeads reads a heads message: the leaves compared, and the entries.
-func parseHeads(m []byte) ([]byte, []entry, error) {
-	if len(m) < 3 || m[0] != msgHeads {
-		return nil, nil, fmt.Errorf("%w: expected heads", ErrProtocol)
-	}
-	nl := int(binary.BigEndian.Uint16(m[1:3]))
-	if nl > 256 || len(m) < 3+nl {
-		return nil, nil, fmt.Errorf("%w: heads message too short", ErrProtocol)
-	}
-	leaves := bytes.Clone(m[3 : 3+nl])
-	var inLeaf [256]bool
-	for i, l := range leaves {
-		if i > 0 && l <= leaves[i-1] {
-			return nil, nil, fmt.Errorf("%w: leaves out of order", ErrProtocol)
-		}
-		inLeaf[l] = true
-	}
-	rest := m[3+nl:]
-	nh, k := binary.Uvarint(rest)
-	// An entry takes at least 33 bytes.
-	if k <= 0 || nh > uint64(len(rest))/(authorPrefix+1+headPrefix) {
-		return nil, nil, fmt.Errorf("%w: heads count", ErrProtocol)
-	}
-	rest = rest[k:]
-	entries := make([]entry, nh)
-	for i := range entries {
-		e := &entries[i]
-		if len(rest) < authorPrefix {
-			return nil, nil, fmt.Errorf("%w: heads message truncated", ErrProtocol)
-		}
-		copy(e.author[:], rest)
-		rest = rest[authorPrefix:]
-		if e.seq, k = binary.Uvarint(rest); k <= 0 || e.seq == 0 {
-			return nil, nil, fmt.Errorf("%w: heads message: bad sequence", ErrProtocol)
-		}
-		rest = rest[k:]
-		if len(rest) < headPrefix {
-			return nil, nil, fmt.Errorf("%w: heads message truncated", ErrProtocol)
-		}
-		copy(e.head[:], rest)
-		rest = rest[headPrefix:]
-		if !inLeaf[e.author[0]] {
-			return nil, nil, fmt.Errorf("%w: head outside the leaves asked for", ErrProtocol)
-		}
-		if i > 0 && bytes.Compare(e.author[:], entries[i-1].author[:]) <= 0 {
-			return nil, nil, fmt.Errorf("%w: heads out of order", ErrProtocol)
-		}
-	}
-	if len(rest) != 0 {
-		return nil, nil, fmt.Errorf("%w: %d trailing bytes in heads message", ErrProtocol, len(rest))
-	}
-	return leaves, entries, nil
 }
 
 // span is a run of one author's chain to send; with evidence, the headers
@@ -678,8 +479,8 @@ type sender struct {
 	community envelope.Hash
 	st        *SyncStats
 	lim       SendLimit
-	body      []byte
-	count     int
+	batch     [][]byte // envelope encodings for the next frame
+	size      int      // their size in the frame
 }
 
 func (s *Store) newSender(f Frames, peer crypto.DeviceID, lim SendLimit, st *SyncStats) *sender {
@@ -724,32 +525,28 @@ func (w *sender) add(e *envelope.Envelope, payloadOnly bool) error {
 		w.st.Capped = true
 		return errCapped
 	}
-	if len(w.body)+2*binary.MaxVarintLen64+len(b) > envelopeFrame {
+	if 1+binary.MaxVarintLen64+w.size+envelopeSize(len(b)) > envelopeFrame {
 		if err := w.flush(); err != nil {
 			return err
 		}
 	}
-	w.body = binary.AppendUvarint(w.body, uint64(len(b)))
-	w.body = append(w.body, b...)
-	w.count++
+	w.batch = append(w.batch, b)
+	w.size += envelopeSize(len(b))
 	w.st.Sent++
 	w.st.SentBytes += len(b)
 	return nil
 }
 
 func (w *sender) flush() error {
-	if w.count == 0 {
+	if len(w.batch) == 0 {
 		return nil
 	}
-	msg := make([]byte, 0, 1+binary.MaxVarintLen64+len(w.body))
-	msg = append(msg, msgEnvelopes)
-	msg = binary.AppendUvarint(msg, uint64(w.count))
-	msg = append(msg, w.body...)
-	if err := w.f.WriteFrame(msg); err != nil {
+	if err := w.f.WriteFrame(encodeEnvelopes(w.batch)); err != nil {
 		return err
 	}
 	w.st.Rounds++
-	w.body, w.count = w.body[:0], 0
+	clear(w.batch)
+	w.batch, w.size = w.batch[:0], 0
 	return nil
 }
 
@@ -771,19 +568,11 @@ func (w *sender) done() error {
 // and R answers with envelopes frames (those it holds whole and I may
 // hold) and done. A device asks when it initiates; anti-entropy picks
 // peers at random, so each side's wants are asked of many peers in turn.
-const (
-	msgPayloads = 8
-	maxWanted   = 1024
-)
+const maxWanted = 1024
 
 // askPayloads asks the peer for wanted payloads and admits what comes.
 func (s *Store) askPayloads(f Frames, wanted []envelope.Hash, st *SyncStats) error {
-	msg := []byte{msgPayloads}
-	msg = binary.AppendUvarint(msg, uint64(len(wanted)))
-	for _, id := range wanted {
-		msg = append(msg, id[:]...)
-	}
-	if err := f.WriteFrame(msg); err != nil {
+	if err := f.WriteFrame(encodePayloads(wanted)); err != nil {
 		return err
 	}
 	st.Rounds++
@@ -796,17 +585,12 @@ func (s *Store) servePayloads(f Frames, peer crypto.DeviceID, lim SendLimit, st 
 	if err != nil {
 		return err
 	}
-	if len(m) < 2 || m[0] != msgPayloads {
-		return fmt.Errorf("%w: expected payloads", ErrProtocol)
-	}
-	n, k := binary.Uvarint(m[1:])
-	if k <= 0 || n > maxWanted || uint64(len(m)-1-k) != n*32 {
-		return fmt.Errorf("%w: payloads message", ErrProtocol)
+	ids, err := decodePayloads(m)
+	if err != nil {
+		return err
 	}
 	w := s.newSender(f, peer, lim, st)
-	for rest := m[1+k:]; len(rest) > 0; rest = rest[32:] {
-		var id envelope.Hash
-		copy(id[:], rest)
+	for _, id := range ids {
 		err := w.send(id, true)
 		if err == errCapped {
 			break
@@ -825,38 +609,24 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 		if err != nil {
 			return err
 		}
-		if len(m) == 1 && m[0] == msgDone {
+		if isSignal(m, msgDone) {
 			return nil
 		}
-		if len(m) < 2 || m[0] != msgEnvelopes {
-			return fmt.Errorf("%w: expected envelopes or done", ErrProtocol)
+		encs, err := decodeEnvelopes(m)
+		if err != nil {
+			return err
 		}
-		n, k := binary.Uvarint(m[1:])
-		// An envelope takes at least two bytes.
-		if k <= 0 || n > uint64(len(m))/2 {
-			return fmt.Errorf("%w: envelopes count", ErrProtocol)
-		}
-		rest := m[1+k:]
-		envs := make([]*envelope.Envelope, 0, n)
-		for range n {
-			l, k := binary.Uvarint(rest)
-			if k <= 0 || l > uint64(len(rest)-k) {
-				return fmt.Errorf("%w: envelopes message truncated", ErrProtocol)
-			}
-			rest = rest[k:]
-			e, err := envelope.Decode(bytes.Clone(rest[:l]))
+		envs := make([]*envelope.Envelope, 0, len(encs))
+		for _, b := range encs {
+			e, err := envelope.Decode(bytes.Clone(b))
 			if err != nil {
 				st.Refused++
 				st.Bad++
 			} else {
 				envs = append(envs, e)
 			}
-			rest = rest[l:]
 		}
-		if len(rest) != 0 {
-			return fmt.Errorf("%w: %d trailing bytes in envelopes message", ErrProtocol, len(rest))
-		}
-		st.Received += int(n)
+		st.Received += len(encs)
 		res, err := s.Add(envs...)
 		if err != nil {
 			return err

@@ -180,3 +180,10 @@ func (c *ViewCursor) Delete() error {
 	}
 	return c.c.Delete()
 }
+
+// CopyTo writes a consistent copy of the store file, views included, to
+// path (a backup, or a reference to compare with), from one read
+// transaction.
+func (s *Store) CopyTo(path string) error {
+	return s.db.View(func(tx *bolt.Tx) error { return tx.CopyFile(path, 0o600) })
+}

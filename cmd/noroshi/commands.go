@@ -9,9 +9,9 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"noroshi/app"
-	"noroshi/crypto"
 )
 
 func (c *cli) initCmd() *cobra.Command {
@@ -85,9 +85,7 @@ func (c *cli) orgCmd() *cobra.Command {
 	add := &cobra.Command{
 		Use:   "add --name NAME --kind KIND [--sector S]",
 		Short: "Add an organisation (coordinators)",
-		Long: "Kinds: " + joinEnum(app.OrgKinds) + ".\nSectors (critical-service only): " +
-			strings.Join(app.Sectors, ", ") + ".",
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			k, err := app.ParseOrgKind(kind)
 			if err != nil {
@@ -124,7 +122,7 @@ func (c *cli) orgCmd() *cobra.Command {
 						if o.Sector != "" {
 							kind += "/" + o.Sector
 						}
-						fmt.Fprintf(w, "%s  %-32s %-28s %d members\n", short(o.ID), o.Name, kind, o.Members)
+						fmt.Fprintf(w, "%s  %-32s %-28s %s\n", short(o.ID), o.Name, kind, plural(o.Members, "member", "members"))
 					}
 				})
 			})
@@ -166,11 +164,11 @@ func (c *cli) requestCmd() *cobra.Command {
 const maxRequestFile = 64 << 10
 
 // optionalRole parses a --role flag; empty means "the default".
-func optionalRole(s string) (crypto.Role, error) {
+func optionalRole(s string) (app.Role, error) {
 	if s == "" {
 		return "", nil
 	}
-	return crypto.ParseRole(s)
+	return app.ParseRole(s)
 }
 
 func (c *cli) endorseCmd() *cobra.Command {
@@ -178,11 +176,7 @@ func (c *cli) endorseCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "endorse --request FILE --out FILE",
 		Short: "Vouch that a join request is another device of your own person, for your org admin to invite",
-		Long: `An org admin adds a device to an existing person only with an endorsement
-signed by one of that person's own devices (a coordinator needs none). Run
-this on a device you already have, then give the file to your org admin:
-noroshi invite --request FILE --endorsement FILE --out INVITE.`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := optionalRole(role)
 			if err != nil {
@@ -237,7 +231,7 @@ func (c *cli) inviteCmd() *cobra.Command {
 			return c.withApp(func(a *app.App) error {
 				inv, m, err := a.Invite(req, app.InviteOptions{Org: org, Role: r, SamePersonAs: same, Endorsement: en})
 				if errors.Is(err, app.ErrAwaitingQuorum) {
-					fmt.Fprintf(c.env.stderr, "noroshi: %v\n", err) // recorded: not a failure
+					fmt.Fprintf(c.env.stderr, "noroshi: %s\n", phrase(err)) // recorded: not a failure
 					return nil
 				}
 				if err != nil {
@@ -356,9 +350,7 @@ func (c *cli) memberCmd() *cobra.Command {
 	revoke := &cobra.Command{
 		Use:   "revoke DEVICE --reason TEXT",
 		Short: "Revoke a device (coordinators): peers refuse what it writes from now on",
-		Long: `DEVICE is a device ID from noroshi member list (at least 6 hex digits), or
-a person ID (or a name no one else bears) whose only active device it is.`,
-		Args: cobra.ExactArgs(1),
+		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withApp(func(a *app.App) error {
 				d, err := a.Revoke(args[0], reason)
@@ -383,7 +375,9 @@ func (c *cli) postCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "post --type T --tag TAG --tlp TLP --title TITLE",
 		Short: "Share information with the community, organisations or people",
-		Long: `Types: ` + joinEnum(app.PostTypes) + `.
+		Long: `Share information with the whole community, organisations or people: the
+post is signed, and sealed to its audience by its TLP and scope.
+Types: ` + joinEnum(app.PostTypes) + `.
 Tags: important 【重要】, caution 【注意】, info 【情報】.
 TLP: clear, green, amber, amber+strict, red.
   RED is sealed to the named people's devices only: give --to-member.
@@ -454,13 +448,17 @@ The observation channel of an organisation is written by coordinators:
 
 func (c *cli) feedCmd() *cobra.Command {
 	var unread, bookmarked bool
-	var typ, tag, tlp, search, channel string
+	var typ, tag, tlp, search, channel, before string
+	var limit int
 	cmd := &cobra.Command{
 		Use:   "feed",
 		Short: "List the posts this device can read, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f := app.FeedFilter{Unread: unread, Bookmarked: bookmarked, Search: search}
+			if limit < 0 {
+				return fmt.Errorf("%w: --limit %d: give a number of posts, or 0 for all", app.ErrInvalid, limit)
+			}
+			f := app.FeedFilter{Unread: unread, Bookmarked: bookmarked, Search: search, Before: before}
 			var err error
 			if typ != "" {
 				if f.Type, err = app.ParsePostType(typ); err != nil {
@@ -483,26 +481,28 @@ func (c *cli) feedCmd() *cobra.Command {
 				}
 			}
 			return c.withApp(func(a *app.App) error {
-				posts := a.Feed(f)
-				if posts == nil {
-					posts = []app.PostSummary{}
+				if f.Before != "" {
+					if f.Before, err = resolveBefore(a, f.Before); err != nil {
+						return err
+					}
 				}
 				w := a.WhoAmI()
-				return c.emit(posts, func(out io.Writer) {
+				// Written a chunk at a time as it is read (feedstream.go).
+				n, last, more, err := c.listFeed(a, f, limit, func(out io.Writer) {
 					if w.Demo {
-						fmt.Fprintf(out, "*** DEMO community %q: not real information / デモ用のコミュニティです ***\n", w.CommunityName)
-					}
-					if len(posts) == 0 {
-						fmt.Fprintln(out, "no posts / 投稿はありません")
-					}
-					for _, p := range posts {
-						printSummary(out, p)
+						fmt.Fprintf(out, "*** DEMO community %q: not real information ***\n", w.CommunityName)
 					}
 				})
+				if err == nil && more && !c.o.json {
+					fmt.Fprintf(c.env.stderr, "noroshi: %s shown; more: %s\n", plural(n, "post", "posts"), nextPageCommand(cmd, last))
+				}
+				return err
 			})
 		},
 	}
 	f := cmd.Flags()
+	f.IntVar(&limit, "limit", feedPageSize, "at most this many posts (0: all)")
+	f.StringVar(&before, "before", "", "continue after this post (its full ID: the last of the previous page)")
 	f.BoolVar(&unread, "unread", false, "only unread posts")
 	f.BoolVar(&bookmarked, "bookmarked", false, "only bookmarked posts")
 	f.StringVar(&typ, "type", "", "only this information type")
@@ -541,7 +541,7 @@ func (c *cli) showCmd() *cobra.Command {
 				}
 				return c.emit(d, func(w io.Writer) {
 					if d.Exercise != "" {
-						fmt.Fprintf(w, "*** EXERCISE %s / 演習 ***\n", d.Exercise)
+						fmt.Fprintf(w, "*** EXERCISE %s ***\n", d.Exercise)
 					}
 					fmt.Fprintf(w, "%s%s\n%s  %s  %s channel\n", d.TagMark, d.Title, d.TLP, d.Type, d.Channel)
 					fmt.Fprintf(w, "from %s, %s — %s\n", d.AuthorName, d.OrgName, when(d.Time))
@@ -567,14 +567,14 @@ func (c *cli) showCmd() *cobra.Command {
 					if dl := d.Delivery; dl != nil {
 						switch {
 						case dl.OnlyHere:
-							fmt.Fprintln(w, "\ndelivery: only on this device so far / この端末のみ")
+							fmt.Fprintln(w, "\ndelivery: only on this device so far")
 						case dl.ReachedRelay:
-							fmt.Fprintf(w, "\ndelivery: reached a relay; on %d peers / 中継に到達\n", dl.Peers)
+							fmt.Fprintf(w, "\ndelivery: reached a relay; on %s\n", plural(dl.Peers, "peer", "peers"))
 						default:
-							fmt.Fprintf(w, "\ndelivery: on %d peers / %d 台に配信\n", dl.Peers, dl.Peers)
+							fmt.Fprintf(w, "\ndelivery: on %s\n", plural(dl.Peers, "peer", "peers"))
 						}
 					}
-					fmt.Fprintf(w, "\nread by %d people in %d of %d organisations\n", d.Reads, d.ReadOrgs, d.AudienceOrgs)
+					fmt.Fprintf(w, "\nread by %s in %d of %s\n", plural(d.Reads, "person", "people"), d.ReadOrgs, plural(d.AudienceOrgs, "organisation", "organisations"))
 					for _, r := range d.ReadBy {
 						fmt.Fprintf(w, "  %s (%s) %s\n", r.Name, r.OrgName, when(r.Time))
 					}
@@ -590,7 +590,7 @@ func (c *cli) showCmd() *cobra.Command {
 func (c *cli) readCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "read ID",
-		Short: "Mark a post as read (既読); receipts are sent in batches",
+		Short: "Mark a post as read; receipts are sent in batches",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withApp(func(a *app.App) error {
@@ -704,7 +704,6 @@ func (c *cli) incidentCmd() *cobra.Command {
 	report := &cobra.Command{
 		Use:   "report --category C --title TITLE",
 		Short: "Report an incident or ask for advice",
-		Long:  "Categories: " + joinEnum(app.Categories) + ".",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cat, err := app.ParseCategory(category)
@@ -749,7 +748,6 @@ func (c *cli) incidentCmd() *cobra.Command {
 	update := &cobra.Command{
 		Use:   "update ID [--status S] [--note TEXT] [--assign MEMBER]",
 		Short: "Change an incident's status, add a note, assign it",
-		Long:  "Statuses: " + joinEnum(app.Statuses) + ".",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ch := app.IncidentChange{Note: note, Assign: assign}
@@ -782,7 +780,7 @@ func (c *cli) incidentCmd() *cobra.Command {
 				incs := a.Incidents()
 				return c.emit(incs, func(w io.Writer) {
 					if len(incs) == 0 {
-						fmt.Fprintln(w, "no incidents / インシデントはありません")
+						fmt.Fprintln(w, "no incidents")
 					}
 					for _, i := range incs {
 						sup := ""
@@ -878,7 +876,7 @@ func (c *cli) contactCmd() *cobra.Command {
 				}
 				return c.emit(ls, func(w io.Writer) {
 					if len(ls) == 0 {
-						fmt.Fprintln(w, "no contacts / 連絡先はありません")
+						fmt.Fprintln(w, "no contacts")
 					}
 					for _, l := range ls {
 						kind := string(l.Kind)
@@ -942,7 +940,7 @@ importing device keeps them only if it is one of them.`,
 					return err
 				}
 				return c.emit(map[string]any{"envelopes": n, "bytes": buf.Len(), "file": out}, func(w io.Writer) {
-					fmt.Fprintf(w, "%d envelopes, %d bytes\n", n, buf.Len())
+					fmt.Fprintf(w, "%s, %s\n", plural(n, "envelope", "envelopes"), plural(buf.Len(), "byte", "bytes"))
 				})
 			})
 		},
@@ -975,9 +973,61 @@ func (c *cli) importCmd() *cobra.Command {
 					return err
 				}
 				return c.emit(r, func(w io.Writer) {
-					fmt.Fprintf(w, "%d envelopes: %d new, %d already here, %d waiting for others, %d refused\n", r.Envelopes, r.Admitted, r.Duplicates, r.Waiting, r.Refused)
+					fmt.Fprintf(w, "%s: %d new, %d already here, %d waiting for others, %d refused\n", plural(r.Envelopes, "envelope", "envelopes"), r.Admitted, r.Duplicates, r.Waiting, r.Refused)
 				})
 			})
 		},
 	}
+}
+
+// feedPageSize is how many posts `feed` lists unless --limit says otherwise.
+const feedPageSize = 50
+
+// feedPage reads one page of the feed: at most limit posts (0: all), and
+// whether more follow.
+func feedPage(a *app.App, f app.FeedFilter, limit int) ([]app.PostSummary, bool) {
+	if limit > 0 {
+		f.Limit = limit + 1 // one more says whether there is a next page
+	}
+	posts := a.Feed(f)
+	more := limit > 0 && len(posts) > limit
+	if more {
+		posts = posts[:limit]
+	}
+	if posts == nil {
+		posts = []app.PostSummary{}
+	}
+	return posts, more
+}
+
+// nextPageCommand is the command line that lists the page after last: this
+// one's flags, with --before last.
+func nextPageCommand(cmd *cobra.Command, last string) string {
+	parts := []string{cmd.CommandPath()}
+	cmd.Flags().Visit(func(fl *pflag.Flag) {
+		if fl.Name == "before" || fl.Name == "passphrase-file" {
+			return
+		}
+		if fl.Value.Type() == "bool" {
+			parts = append(parts, "--"+fl.Name)
+			return
+		}
+		parts = append(parts, "--"+fl.Name, shellQuote(fl.Value.String()))
+	})
+	return strings.Join(append(parts, "--before", last), " ")
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	plain := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("_./:@+=-,", r)) {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,7 +17,6 @@ import (
 
 	"noroshi/app"
 	"noroshi/gui"
-	"noroshi/replica"
 )
 
 // appID identifies the desktop app to Fyne (preferences, notifications);
@@ -57,6 +57,11 @@ func runGUI(e *env, home, demoHome string, demo bool, passphrase string) error {
 	cfg.WorkFactor = e.workFactor
 	var ls *localServer
 	var shotNet atomic.Pointer[app.Network] // the window's network in a screenshot run
+	// The home the window holds, said in its holder file (holder.go) from
+	// unlock to close, so that commands wait for the control socket and
+	// other processes can say who holds the home.
+	var holdMu sync.Mutex
+	var hold *homeHold
 	gcfg := gui.Config{
 		App: cfg, DemoHome: demoHome, Demo: demo, Passphrase: passphrase, Live: true,
 		StartNetwork: func(a *app.App) (gui.Network, error) {
@@ -71,7 +76,24 @@ func runGUI(e *env, home, demoHome string, demo bool, passphrase string) error {
 			var err error
 			if ls, err = listenLocal(a, e.workFactor, nw); err != nil {
 				fmt.Fprintf(e.stderr, "noroshi: the CLI cannot reach this window: %v\n", err)
+				return
 			}
+			holdMu.Lock()
+			hold.serving()
+			holdMu.Unlock()
+		},
+		Holding: func(home string, held bool) {
+			holdMu.Lock()
+			defer holdMu.Unlock()
+			hold.release()
+			hold = nil
+			if held {
+				hold = holdHome(home, "the desktop app (noroshi)")
+			}
+		},
+		HeldBy: func(home string) (gui.Holder, bool) {
+			h, ok := readHolder(home)
+			return gui.Holder{PID: h.PID, Command: h.Command}, ok
 		},
 		OnClose: func(*app.App) {
 			if ls != nil {
@@ -108,7 +130,7 @@ func runGUI(e *env, home, demoHome string, demo bool, passphrase string) error {
 // startGUINetwork replicates on the LAN like `noroshi serve`: gossip on
 // guiPort, or on any free port when another process holds it.
 func startGUINetwork(a *app.App) (*app.Network, error) {
-	nc := app.NetworkConfig{BindAddr: "0.0.0.0", BindPort: guiPort, Profile: replica.ProfileLAN, AntiEntropy: 5 * time.Second}
+	nc := app.NetworkConfig{BindAddr: "0.0.0.0", BindPort: guiPort, Profile: app.ProfileLAN, AntiEntropy: 5 * time.Second}
 	n, err := a.StartNetwork(nc)
 	if err != nil && !errors.Is(err, app.ErrNoCommunity) && !errors.Is(err, app.ErrNotAllowed) {
 		nc.BindPort = 0

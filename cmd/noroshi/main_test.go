@@ -16,7 +16,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
-	"noroshi/crypto/cryptotest"
+	"noroshi/app"
 )
 
 // The CLI is tested end to end by the scripts in testdata/*.txt: each one
@@ -26,7 +26,7 @@ import (
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"noroshi": func() {
-			e := newProcessEnv(cryptotest.WorkFactor)
+			e := newProcessEnv(app.TestWorkFactor)
 			// A script cannot type on a terminal: with no passphrase set,
 			// the command must say so rather than wait on /dev/tty.
 			e.prompt = nil

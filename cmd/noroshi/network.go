@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"noroshi/app"
-	"noroshi/replica"
 )
 
 // netFlags are serve's network flags.
@@ -49,8 +48,8 @@ func (f *netFlags) config() (app.NetworkConfig, error) {
 	if err != nil || p < 0 || p > 65534 {
 		return app.NetworkConfig{}, fmt.Errorf("%w: --bind %q: bad port", app.ErrInvalid, f.bind)
 	}
-	prof := replica.Profile(f.profile)
-	if prof != replica.ProfileLAN && prof != replica.ProfileWAN {
+	prof := app.Profile(f.profile)
+	if prof != app.ProfileLAN && prof != app.ProfileWAN {
 		return app.NetworkConfig{}, fmt.Errorf("%w: --profile %q: use lan or wan", app.ErrInvalid, f.profile)
 	}
 	return app.NetworkConfig{BindAddr: host, BindPort: p, Advertise: f.advertise, Join: f.join, Relays: f.relays,
@@ -66,9 +65,11 @@ func (c *cli) peersCmd() *cobra.Command {
 			var peers []app.Peer
 			conn := app.Connectivity{State: "alone"}
 			refusals := map[string]int{}
+			dropped := map[string]uint64{}
 			if c.env.net != nil {
 				peers, conn = c.env.net.Peers()
 				refusals = c.env.net.Refusals()
+				dropped = c.env.net.Dropped()
 			}
 			if peers == nil {
 				peers = []app.Peer{}
@@ -79,18 +80,22 @@ func (c *cli) peersCmd() *cobra.Command {
 				Peers        []app.Peer       `json:"peers"`
 				// Refusals counts the streams this device refused, by reason.
 				Refusals map[string]int `json:"refusals"`
-			}{conn, c.env.net != nil, peers, refusals}
+				// Dropped counts the gossip and stream messages this
+				// device dropped (over budget, malformed, replayed), by
+				// reason.
+				Dropped map[string]uint64 `json:"dropped"`
+			}{conn, c.env.net != nil, peers, refusals, dropped}
 			return c.emit(out, func(w io.Writer) {
 				switch {
 				case c.env.net == nil:
-					fmt.Fprintln(w, "alone: no `noroshi serve` runs on this home, so nothing syncs / 同期していません")
+					fmt.Fprintln(w, "alone: no `noroshi serve` runs on this home, so nothing syncs")
 					return
 				case conn.State == "connected":
-					fmt.Fprintf(w, "connected to a coordinator or relay (%d peers) / 接続中\n", conn.Peers)
+					fmt.Fprintf(w, "connected to a coordinator or relay (%s)\n", plural(conn.Peers, "peer", "peers"))
 				case conn.State == "mesh":
-					fmt.Fprintf(w, "local mesh only (%d peers) / ローカルのみ\n", conn.Peers)
+					fmt.Fprintf(w, "local mesh only (%s)\n", plural(conn.Peers, "peer", "peers"))
 				default:
-					fmt.Fprintln(w, "alone / 単独")
+					fmt.Fprintln(w, "alone")
 				}
 				for _, p := range peers {
 					last := "never"
@@ -116,9 +121,21 @@ func (c *cli) peersCmd() *cobra.Command {
 						reasons = append(reasons, r)
 					}
 					sort.Strings(reasons)
-					fmt.Fprint(w, "refused streams / 拒否した接続:")
+					fmt.Fprint(w, "refused streams:")
 					for _, r := range reasons {
 						fmt.Fprintf(w, " %s %d", r, refusals[r])
+					}
+					fmt.Fprintln(w)
+				}
+				if len(dropped) > 0 {
+					reasons := make([]string, 0, len(dropped))
+					for r := range dropped {
+						reasons = append(reasons, r)
+					}
+					sort.Strings(reasons)
+					fmt.Fprint(w, "dropped messages:")
+					for _, r := range reasons {
+						fmt.Fprintf(w, " %s %d", r, dropped[r])
 					}
 					fmt.Fprintln(w)
 				}

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"noroshi/app"
-	"noroshi/crypto"
 )
 
 // env is everything a command touches outside itself, so tests and the
@@ -69,6 +68,10 @@ func run(args []string, e *env) int {
 			if code, ok := forward(home, args, e); ok {
 				return code
 			}
+			// A holder still unlocking answers in a moment.
+			if code, ok := waitForHolder(home, args, e); ok {
+				return code
+			}
 		}
 	}
 	root := newRoot(e)
@@ -84,7 +87,7 @@ func run(args []string, e *env) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(e.stderr, "noroshi: %s\n", oneLine(err.Error()))
+	fmt.Fprintf(e.stderr, "noroshi: %s\n", oneLine(phrase(err)))
 	return 1
 }
 
@@ -121,13 +124,14 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 	}
 	root.Flags().BoolVar(&o.demo, "demo", false, "open the desktop app on the demo community (created in its own home if absent)")
 	pf := root.PersistentFlags()
-	pf.StringVar(&o.home, "home", "", "home directory (default $NOROSHI_HOME, else the per-user data directory)")
+	pf.StringVar(&o.home, "home", "", "home directory (default: $NOROSHI_HOME, else "+defaultHomeText()+")")
 	pf.StringVar(&o.passphraseFile, "passphrase-file", "", "read the passphrase from this file (else $NOROSHI_PASSPHRASE, else a prompt)")
 	pf.BoolVar(&o.json, "json", false, "print data as JSON")
 	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.endorseCmd(), c.inviteCmd(), c.joinCmd(),
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
 		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
+	applyHelp(root)
 	return root
 }
 
@@ -138,15 +142,9 @@ func (c *cli) desktop() error {
 	if err != nil {
 		return err
 	}
-	demoHome := c.o.home
-	if demoHome == "" {
-		def, err := app.DefaultHome()
-		if err != nil {
-			return err
-		}
-		demoHome = def + "-demo"
-	} else if !filepath.IsAbs(demoHome) {
-		demoHome = filepath.Join(c.env.cwd, demoHome)
+	demoHome, err := app.DemoHome(c.path(c.o.home))
+	if err != nil {
+		return err
 	}
 	pass := ""
 	if c.o.passphraseFile != "" || c.env.getenv("NOROSHI_PASSPHRASE") != "" {
@@ -163,6 +161,9 @@ type cli struct {
 	o   *opts
 	// namesNoted is set once the command said that names are hidden.
 	namesNoted bool
+	// unlocking, when set, hears that open is about to unlock home (serve
+	// says so in the home's holder file).
+	unlocking func(home string)
 }
 
 func (c *cli) out() io.Writer { return c.env.stdout }
@@ -197,6 +198,15 @@ func (c *cli) path(p string) string {
 func (c *cli) config(home string) app.Config {
 	cfg := app.DefaultConfig(home)
 	cfg.WorkFactor = c.env.workFactor
+	// The first open of a big home (or the first after an upgrade) folds
+	// its views: say how far it is, on one line.
+	var shown uint64
+	cfg.Progress = func(done, total uint64) {
+		if pct := done * 100 / max(total, 1); pct >= shown+10 || done == total {
+			shown = pct
+			fmt.Fprintf(c.env.stderr, "noroshi: preparing this home's views: %d%% (%d of %d envelopes)\n", pct, done, total)
+		}
+	}
 	return cfg
 }
 
@@ -216,12 +226,12 @@ func (c *cli) passphrase(confirm bool) (string, error) {
 	if c.env.prompt == nil {
 		return "", errors.New("no passphrase: there is no terminal to ask on; set NOROSHI_PASSPHRASE or pass --passphrase-file")
 	}
-	p, err := c.env.prompt("Passphrase / パスフレーズ: ")
+	p, err := c.env.prompt("Passphrase: ")
 	if err != nil {
 		return "", fmt.Errorf("read passphrase: %w", err)
 	}
 	if confirm {
-		q, err := c.env.prompt("Again / もう一度: ")
+		q, err := c.env.prompt("Passphrase again: ")
 		if err != nil {
 			return "", fmt.Errorf("read passphrase: %w", err)
 		}
@@ -248,14 +258,19 @@ func (c *cli) open() (*app.App, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if c.unlocking != nil {
+		c.unlocking(home)
+	}
 	a, err := app.Open(c.config(home), pass)
 	if err != nil {
+		if held := holderInfo(home); held != nil {
+			return nil, nil, held // say which process holds the home
+		}
 		return nil, nil, err
 	}
 	// Read receipts gathered in earlier runs go out once their minute is up.
-	var revoked *app.RevokedError
-	if _, err := a.FlushReads(false); err != nil && !errors.Is(err, app.ErrNoCommunity) && !errors.As(err, &revoked) {
-		fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent yet: %v\n", err)
+	if err := a.FlushDueReads(); err != nil {
+		fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent yet: %s\n", phrase(err))
 	}
 	return a, func() { a.Close() }, nil
 }
@@ -284,7 +299,7 @@ func (c *cli) withApp(fn func(a *app.App) error) error {
 // namesNote says, once, that a relay shows people and organisations by ID:
 // it holds no community key, so it cannot open their names.
 func (c *cli) namesNote(a *app.App) {
-	if c.namesNoted || a.WhoAmI().Role != crypto.RoleRelay {
+	if c.namesNoted || a.WhoAmI().Role != app.RoleRelay {
 		return
 	}
 	c.namesNoted = true
@@ -331,7 +346,7 @@ func (c *cli) readInput(p string, max int64) ([]byte, error) {
 func (c *cli) readFiles(paths []string) ([]app.File, error) {
 	var files []app.File
 	for _, p := range paths {
-		b, err := c.readInput(p, 25<<20)
+		b, err := c.readInput(p, app.MaxAttachmentSize)
 		if err != nil {
 			return nil, err
 		}
@@ -373,4 +388,12 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// plural says n things in English: "1 peer", "2 peers", "0 peers".
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

@@ -16,7 +16,6 @@ import (
 
 	"noroshi/app"
 	"noroshi/gui"
-	"noroshi/replica"
 )
 
 // The README's pictures are taken by the desktop app itself in a real
@@ -79,7 +78,7 @@ var shots = []shot{
 
 // screenshotNetwork replicates on loopback only, with test timers.
 func screenshotNetwork(a *app.App) (*app.Network, error) {
-	return a.StartNetwork(app.NetworkConfig{BindAddr: "127.0.0.1", BindPort: 0, Profile: replica.ProfileLAN, AntiEntropy: time.Second, Test: true})
+	return a.StartNetwork(app.NetworkConfig{BindAddr: "127.0.0.1", BindPort: 0, Profile: app.ProfileLAN, AntiEntropy: time.Second, Test: true})
 }
 
 // takeScreenshots runs the walk-through from a goroutine while the window

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -41,9 +39,19 @@ cannot read, and forwards it. --offline holds the home with no network.`,
 			}
 			// Say so plainly when another process already holds the home,
 			// before asking for a passphrase or waiting on the store's lock.
-			if home, err := c.home(); err == nil && socketAnswers(home) {
-				return fmt.Errorf("another noroshi process already serves %s: use it, or stop it first", home)
+			if home, err := c.home(); err == nil {
+				if h, ok := readHolder(home); ok {
+					return fmt.Errorf("%s already holds %s: use it, or stop it first (Ctrl-C in its terminal, or kill %d)", h, home, h.PID)
+				}
+				if socketAnswers(home) {
+					return fmt.Errorf("another noroshi process already serves %s: use it, or stop it first", home)
+				}
 			}
+			// From the passphrase on, the home's holder file says that this
+			// process holds it, so commands wait for the control socket.
+			var hold *homeHold
+			defer func() { hold.release() }()
+			c.unlocking = func(home string) { hold = holdHome(home, "noroshi serve") }
 			a, done, err := c.open()
 			if err != nil {
 				return err
@@ -69,25 +77,17 @@ cannot read, and forwards it. --offline holds the home with no network.`,
 				return err
 			}
 			defer ls.Close()
+			hold.serving()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			fmt.Fprintf(c.env.stderr, "noroshi: serving %s (control socket %s)\n", a.Home(), filepath.Join(a.Home(), app.SocketName))
-			t := time.NewTicker(15 * time.Second)
-			defer t.Stop()
-			for {
-				select {
-				case <-ctx.Done():
-					if _, err := a.FlushReads(true); err != nil && !errors.Is(err, app.ErrNoCommunity) {
-						fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent: %v\n", err)
-					}
-					fmt.Fprintln(c.env.stderr, "noroshi: stopped")
-					return nil
-				case <-t.C:
-					ls.mu.Lock()
-					a.FlushReads(false)
-					ls.mu.Unlock()
-				}
+			stopReads := a.HoldReadReceipts()
+			<-ctx.Done()
+			if err := stopReads(); err != nil {
+				fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent: %s\n", phrase(err))
 			}
+			fmt.Fprintln(c.env.stderr, "noroshi: stopped")
+			return nil
 		},
 	}
 	nf.register(cmd.Flags())
@@ -104,42 +104,29 @@ another. Its passphrase is "` + app.DemoPassphrase + `". Run it again to see the
 use the other commands on it with --home and NOROSHI_PASSPHRASE=` + app.DemoPassphrase + `.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			home := c.o.home
-			if home == "" {
-				def, err := app.DefaultHome()
-				if err != nil {
-					return err
-				}
-				home = def + "-demo"
-			} else if !filepath.IsAbs(home) {
-				home = filepath.Join(c.env.cwd, home)
+			home, err := app.DemoHome(c.path(c.o.home))
+			if err != nil {
+				return err
 			}
-			cfg := c.config(home)
-			var a *app.App
-			var err error
-			if app.HasIdentity(home) {
-				a, err = app.Open(cfg, app.DemoPassphrase)
-				if errors.Is(err, app.ErrNotAllowed) || (err != nil && errors.Is(err, context.Canceled)) {
-					return err
-				}
-				if err != nil {
-					return fmt.Errorf("%s holds a home that the demo passphrase does not open, so it is not the demo: give the demo its own --home", home)
-				}
-				if !a.WhoAmI().Demo {
-					a.Close()
-					return fmt.Errorf("%s holds a real community, not the demo: give the demo its own --home", home)
-				}
-			} else {
+			if !app.HasIdentity(home) {
 				fmt.Fprintf(c.env.stderr, "noroshi: creating the demo community in %s ...\n", home)
-				if a, err = app.Demo(cfg); err != nil {
-					return err
+			}
+			if held := holderInfo(home); held != nil {
+				return held // the desktop app or serve holds the demo home
+			}
+			a, err := app.OpenDemo(c.config(home))
+			if err != nil {
+				if held := holderInfo(home); held != nil {
+					return held
 				}
+				return err
 			}
 			defer a.Close()
 			w := a.WhoAmI()
-			posts := a.Feed(app.FeedFilter{})
+			// The demo's own posts: one page, as `feed` lists it.
+			posts, _ := feedPage(a, app.FeedFilter{}, feedPageSize)
 			return c.emit(posts, func(out io.Writer) {
-				fmt.Fprintf(out, "*** DEMO community %q: not real information / デモ用のコミュニティです ***\n", w.CommunityName)
+				fmt.Fprintf(out, "*** DEMO community %q: not real information ***\n", w.CommunityName)
 				fmt.Fprintf(out, "home %s, you are %s (%s, %s); passphrase %q\n\n", home, w.Name, w.OrgName, w.Role, app.DemoPassphrase)
 				for _, p := range posts {
 					printSummary(out, p)

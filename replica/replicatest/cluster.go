@@ -54,6 +54,19 @@ type ClusterNode struct {
 	Index int
 	Node  *replica.Node
 	ends  *Endpoints
+	watch chan struct{} // closed when the node stops: its watch ends
+}
+
+// watch wakes the cluster's waiters at each change of store, until stop.
+func (c *Cluster) watch(store *replica.Store, stop <-chan struct{}) {
+	for {
+		select {
+		case <-store.Changed():
+			c.Changed()
+		case <-stop:
+			return
+		}
+	}
 }
 
 // Running reports whether the node runs.
@@ -120,7 +133,6 @@ func (c *Cluster) start(n *ClusterNode, gossipPort, syncPort int) {
 		AntiEntropyInterval: c.cfg.AntiEntropy,
 		GossipInterval:      c.cfg.GossipInterval,
 		Test:                true,
-		OnChange:            func(replica.Result) { c.Changed() },
 		Logf:                logf,
 		Transport:           ends.Transport,
 		Listener:            ends.Listener,
@@ -130,6 +142,8 @@ func (c *Cluster) start(n *ClusterNode, gossipPort, syncPort int) {
 		c.tb.Fatalf("start node %d: %v", n.Index, err)
 	}
 	n.Node = node
+	n.watch = make(chan struct{})
+	go c.watch(n.Store, n.watch)
 	// Cleanups run last in first out: this one, registered after the
 	// store's, closes the node before its store.
 	c.tb.Cleanup(func() { c.stopNode(n) })
@@ -139,6 +153,7 @@ func (c *Cluster) stopNode(n *ClusterNode) {
 	if n.Node == nil {
 		return
 	}
+	close(n.watch)
 	if err := n.Node.Close(); err != nil {
 		c.tb.Logf("close node %d: %v", n.Index, err)
 	}
@@ -174,8 +189,9 @@ func (c *Cluster) Changed() {
 	}
 }
 
-// Write has node i post text as its next envelope, stores it and announces
-// it, as the app does after a local write. It returns the envelope's ID.
+// Write has node i post text as its next envelope and stores it, as the
+// app does; the node announces it from the store's change signal. It
+// returns the envelope's ID.
 func (c *Cluster) Write(i int, text string) envelope.Hash {
 	c.tb.Helper()
 	n := c.Nodes[i]
@@ -183,7 +199,6 @@ func (c *Cluster) Write(i int, text string) envelope.Hash {
 	e := n.Dev.Post(text)
 	c.mu.Unlock()
 	MustAdmit(c.tb, n.Store, e)
-	n.Node.Announce(e.ID())
 	c.Changed()
 	return e.ID()
 }

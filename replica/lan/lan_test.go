@@ -1,4 +1,4 @@
-package replica
+package lan
 
 import (
 	"bytes"
@@ -121,7 +121,7 @@ func TestDiscoverParseTXT(t *testing.T) {
 // a query for the service.
 func response(t *testing.T, instance string, port int, ips []net.IP, txt []string) []byte {
 	t.Helper()
-	svc, err := mdns.NewMDNSService(instance, MDNSService, mdnsDomain, instance+"."+mdnsDomain, port, ips, txt)
+	svc, err := mdns.NewMDNSService(instance, Service, mdnsDomain, instance+"."+mdnsDomain, port, ips, txt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +323,7 @@ func TestDiscoverJoinPolicy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	d := &Discoverer{ctx: ctx, failed: map[string]time.Time{}, joined: map[string]time.Time{},
-		cfg: discoverConfig{Interval: time.Second, Logf: t.Logf,
+		cfg: Config{Interval: time.Second, Logf: t.Logf, Now: time.Now,
 			Known: func(a string) bool { return known[a] },
 			Join: func(addrs []string) error {
 				joins = append(joins, addrs)
@@ -395,17 +395,17 @@ func TestDiscoverInterfaces(t *testing.T) {
 	if got, _ := mdnsInterfaces("lo", nil); len(got) != 0 {
 		t.Errorf("interface lo: chose %v, want none", got)
 	}
-	if err := checkDiscovery(NodeConfig{MDNS: true, MDNSInterface: "no-such-if0"}); err == nil || !strings.Contains(err.Error(), "no-such-if0") {
+	if err := CheckInterface("no-such-if0"); err == nil || !strings.Contains(err.Error(), "no-such-if0") {
 		t.Errorf("unknown interface: got %v", err)
 	}
-	if err := checkDiscovery(NodeConfig{MDNS: false, MDNSInterface: "no-such-if0"}); err != nil {
-		t.Errorf("mDNS off: got %v", err)
+	if err := CheckInterface(""); err != nil {
+		t.Errorf("every interface: got %v", err)
 	}
 }
 
 func FuzzDiscoverParseResponse(f *testing.F) {
 	txt := mdnsTXT(testKeyA, testNonce)
-	svc, _ := mdns.NewMDNSService("noroshi-1", MDNSService, mdnsDomain, "noroshi-1.local.", 7946, []net.IP{net.IPv4(10, 0, 0, 1)}, txt)
+	svc, _ := mdns.NewMDNSService("noroshi-1", Service, mdnsDomain, "noroshi-1.local.", 7946, []net.IP{net.IPv4(10, 0, 0, 1)}, txt)
 	m := &dns.Msg{MsgHdr: dns.MsgHdr{Response: true}, Compress: true, Answer: svc.Records(dns.Question{Name: mdnsServiceName, Qtype: dns.TypePTR})}
 	b, _ := m.Pack()
 	f.Add(b)
@@ -421,6 +421,29 @@ func FuzzDiscoverParseResponse(f *testing.F) {
 				t.Fatalf("bad answer accepted: %+v", a)
 			}
 			mdnsJoinAddrs(a, net.IPv4(10, 0, 0, 1), nil)
+		}
+	})
+}
+
+// FuzzDiscoverTXT: the TXT parser never panics, and what it accepts
+// encodes back to strings it reads as the same nonce and tag.
+func FuzzDiscoverTXT(f *testing.F) {
+	f.Add("v=1\nn=0102030405060708\nt=1112131415161718")
+	f.Add("t=1112131415161718\nx=y\nn=0102030405060708\nv=1")
+	f.Add("v=1\nn=01\nt=11")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, s string) {
+		fields := strings.Split(s, "\n")
+		nonce, tag, err := parseMDNSTXT(fields)
+		if err != nil {
+			return
+		}
+		if len(nonce) != mdnsNonceSize || len(tag) != mdnsTagSize {
+			t.Fatalf("nonce %x, tag %x accepted", nonce, tag)
+		}
+		n2, t2, err := parseMDNSTXT(encodeMDNSTXT(nonce, tag))
+		if err != nil || !bytes.Equal(n2, nonce) || !bytes.Equal(t2, tag) {
+			t.Fatalf("round trip: %x %x %v, want %x %x", n2, t2, err, nonce, tag)
 		}
 	})
 }
