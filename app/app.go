@@ -108,7 +108,15 @@ func (a *App) openAndCatchUp() error {
 	if err := a.loadViews(); err != nil {
 		return fmt.Errorf("load views: %w", err)
 	}
-	return a.foldLocked()
+	if err := a.foldLocked(); err != nil {
+		return err
+	}
+	// Records locked under a key that is held: the last run stopped
+	// between storing the key and opening them.
+	if err := a.reopenLocked(a.keys.Epochs(), a.view.trust); err != nil {
+		return fmt.Errorf("open records locked under a held key: %w", err)
+	}
+	return nil
 }
 
 // foldLoop folds into the views whatever the store commits (a sync, a
@@ -117,13 +125,16 @@ func (a *App) openAndCatchUp() error {
 func (a *App) foldLoop() {
 	defer close(a.stopped)
 	for {
+		// The signal is taken before the fold: a commit that lands while
+		// it runs wakes the next round.
+		changed := a.store.Changed()
+		if err := a.refresh(); err != nil {
+			a.cfg.Logf("views: %v", err)
+		}
 		select {
 		case <-a.stop:
 			return
-		case <-a.store.Changed():
-		}
-		if err := a.refresh(); err != nil {
-			a.cfg.Logf("views: %v", err)
+		case <-changed:
 		}
 	}
 }

@@ -147,6 +147,42 @@ func BenchmarkOpen(b *testing.B) {
 	}
 }
 
+// BenchmarkServeReady measures what `noroshi serve` does after the key
+// unlock on a home of 100,000 posts (NOROSHI_BENCH_POSTS changes it): open
+// the home, bring its views up to date and start the network on loopback,
+// against the target of 500 ms.
+func BenchmarkServeReady(b *testing.B) {
+	n := 100_000
+	if v, err := strconv.Atoi(os.Getenv("NOROSHI_BENCH_POSTS")); err == nil && v > 0 {
+		n = v
+	}
+	home := benchHome(b, n)
+	benchOpen(b, home).Close() // fold what the build left unfolded
+	dev, err := ReadDevice(home, DemoPassphrase)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultConfig(home)
+	var total time.Duration
+	for b.Loop() {
+		start := time.Now()
+		a, err := OpenDevice(cfg, dev)
+		if err != nil {
+			b.Fatal(err)
+		}
+		net, err := a.StartNetwork(NetworkConfig{BindAddr: "127.0.0.1", Profile: ProfileLAN})
+		if err != nil {
+			b.Fatal(err)
+		}
+		total += time.Since(start)
+		net.Close()
+		a.Close()
+	}
+	ms := float64(total.Microseconds()) / 1000 / float64(b.N)
+	b.ReportMetric(ms, "ready-ms")
+	b.ReportMetric(ms/500, "ready/target")
+}
+
 // BenchmarkSearchKeystroke types queries one character at a time on a
 // home of 100,000 posts (NOROSHI_BENCH_POSTS changes it) and measures the
 // answer to each keystroke (a page of 50), against the target of 50 ms.

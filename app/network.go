@@ -85,21 +85,22 @@ func (a *App) StartNetwork(nc NetworkConfig) (*Network, error) {
 func (n *Network) watch(installed [][]byte) {
 	defer close(n.done)
 	for {
+		// The signals are taken before the keys are read: a change that
+		// lands in between wakes the next round.
+		changed, delivered := n.a.Changed(), n.node.Delivered()
+		if keys := n.a.TransportKeys(); len(keys) > 0 && !slices.EqualFunc(keys, installed, bytes.Equal) {
+			if err := n.node.SetTransportKeys(keys); err != nil {
+				n.a.cfg.Logf("transport keys: %v", err)
+			} else {
+				installed = keys
+			}
+		}
 		select {
 		case <-n.stop:
 			return
-		case <-n.node.Delivered():
+		case <-delivered:
 			n.a.notify()
-		case <-n.a.Changed():
-			keys := n.a.TransportKeys()
-			if len(keys) == 0 || slices.EqualFunc(keys, installed, bytes.Equal) {
-				continue
-			}
-			if err := n.node.SetTransportKeys(keys); err != nil {
-				n.a.cfg.Logf("transport keys: %v", err)
-				continue
-			}
-			installed = keys
+		case <-changed:
 		}
 	}
 }

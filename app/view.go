@@ -34,17 +34,20 @@ import (
 //	unread     feedKey -> nil, posts nobody of this device's person has read
 //	kids       parent ID || child ID -> nil: comments of posts, updates of incidents
 //	reads      post ID || term(person) || term(device) -> sealed(device, first clock)
-//	readsby    term(device) || reads envelope ID -> nil
+//	readsby    term(device) || term(reads envelope ID) -> sealed(reads envelope ID)
 //	incidents  incident ID -> nil
 //	retracted  target ID || retraction ID -> nil (the retraction's record is in rec)
 //	locked     epoch || envelope ID -> nil: sealed envelopes waiting for that epoch's key
+//	lockedby   envelope ID || epoch -> nil: the same, by envelope
 //	keys       epoch -> sealed(scope, org, clock, key)
+//	pgrants    epoch || commitment -> sealed(scope, org, clock, key): keys granted
+//	           to this device that the trust state does not agree (yet)
 //	dir        envelope ID -> nil: directory records, loaded into memory at open
 //	pnum, slice  the sliced search index (see searchindex.go)
 
 // viewFormat is the version of the views' layout and encodings. Views of
 // another version are dropped and folded again from the envelopes.
-const viewFormat = 2
+const viewFormat = 3
 
 const (
 	vbMeta      = "meta"
@@ -60,6 +63,8 @@ const (
 	vbLocked    = "locked"
 	vbKeys      = "keys"
 	vbDir       = "dir"
+	vbPGrants   = "pgrants"
+	vbLockedBy  = "lockedby"
 )
 
 var (
@@ -431,6 +436,11 @@ func (a *App) foldLocked() error {
 		}
 		a.folded = seqs[len(seqs)-1]
 		a.walked(len(batch))
+		select {
+		case <-a.stop:
+			return nil // closing: the next open goes on from here
+		default:
+		}
 		if progress != nil {
 			progress(min(a.folded, last)-first, last-first)
 		}
@@ -438,6 +448,11 @@ func (a *App) foldLocked() error {
 			break
 		}
 	}
+	adopted, err := a.adoptGrants(a.view.trust)
+	if err != nil {
+		return a.reloadAfter(err)
+	}
+	newEpochs = append(newEpochs, adopted...)
 	if len(newEpochs) > 0 {
 		if err := a.reopenLocked(newEpochs, a.view.trust); err != nil {
 			return a.reloadAfter(err)
@@ -462,32 +477,46 @@ func (a *App) reloadAfter(err error) error {
 }
 
 // foldRemovals takes out of the views the envelopes the store removed
-// since the last fold (a revocation's purge, a forked chain's tail).
+// since the last fold (a revocation's purge, a forked chain's tail), a
+// batch per view transaction.
 func (a *App) foldRemovals() error {
 	last := a.store.LastRemoved()
-	if last <= a.removed {
-		return nil
-	}
-	var ids []envelope.Hash
-	if err := a.store.RemovedSince(a.removed, func(_ uint64, id envelope.Hash) error {
-		ids = append(ids, id)
-		return nil
-	}); err != nil {
-		return err
-	}
-	err := a.store.ViewUpdate(func(tx *replica.ViewTx) error {
-		t := a.vtx(tx)
-		for _, id := range ids {
-			if err := t.remove(id); err != nil {
-				return err
-			}
+	for a.removed < last {
+		type removal struct {
+			n  uint64
+			id envelope.Hash
 		}
-		return tx.Bucket(vbMeta).Put(metaRemoved, binary.BigEndian.AppendUint64(nil, last))
-	})
-	if err != nil {
-		return err
+		var batch []removal
+		err := a.store.RemovedSince(a.removed, func(n uint64, id envelope.Hash) error {
+			if len(batch) == foldBatch || n > last {
+				return errBatch
+			}
+			batch = append(batch, removal{n, id})
+			return nil
+		})
+		if err != nil && !errors.Is(err, errBatch) {
+			return err
+		}
+		// Entries of envelopes stored again are skipped by the store: the
+		// cursor still moves to the end when none is left.
+		upto := last
+		if len(batch) == foldBatch {
+			upto = batch[len(batch)-1].n
+		}
+		err = a.store.ViewUpdate(func(tx *replica.ViewTx) error {
+			t := a.vtx(tx)
+			for _, r := range batch {
+				if err := t.remove(r.id); err != nil {
+					return err
+				}
+			}
+			return tx.Bucket(vbMeta).Put(metaRemoved, binary.BigEndian.AppendUint64(nil, upto))
+		})
+		if err != nil {
+			return err
+		}
+		a.removed = upto
 	}
-	a.removed = last
 	return nil
 }
 
@@ -553,27 +582,20 @@ func (a *App) reopenLocked(epochs []crypto.EpochID, trust *crypto.Trust) error {
 	return nil
 }
 
-// unlock removes an envelope from the locked index; with no epochs given,
-// under every epoch (a scan: only for envelopes gone from the store).
+// unlock removes an envelope from the locked index, under the epochs
+// given, or under every epoch it waits for (nil).
 func (t *vtx) unlock(id envelope.Hash, epochs []crypto.EpochID) error {
-	b := t.b(vbLocked)
-	if epochs != nil {
-		for _, ep := range epochs {
-			if err := b.Delete(cat(ep[:], id[:])); err != nil {
-				return err
-			}
-		}
-		return nil
+	if epochs == nil {
+		eachPrefix(t.b(vbLockedBy), id[:], func(k, _ []byte) bool {
+			epochs = append(epochs, crypto.EpochID(k[len(id):]))
+			return true
+		})
 	}
-	var keys [][]byte
-	eachPrefix(b, nil, func(k, _ []byte) bool {
-		if bytes.Equal(k[len(k)-len(id):], id[:]) {
-			keys = append(keys, bytes.Clone(k))
+	for _, ep := range epochs {
+		if err := t.b(vbLocked).Delete(cat(ep[:], id[:])); err != nil {
+			return err
 		}
-		return true
-	})
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
+		if err := t.b(vbLockedBy).Delete(cat(id[:], ep[:])); err != nil {
 			return err
 		}
 	}
@@ -602,15 +624,17 @@ func (t *vtx) fold(e *envelope.Envelope, trust *crypto.Trust) ([]crypto.EpochID,
 		// A key counts only when it matches the commitment the community
 		// agreed for its epoch (see crypto.Trust): a second, different
 		// key under a real epoch is ignored, even when it arrives first.
-		info, known := trust.Epoch(g.Epoch)
-		if ok && (!known || info.Commitment != kg.Commitment) {
-			a.cfg.Logf("key grant %s: epoch %x not agreed by the community: ignored", h.ID().String()[:12], g.Epoch[:6])
-			ok = false
-		}
 		if !ok || a.keys.Has(g.Epoch) {
 			return nil, nil
 		}
 		ei := epochInfo{scope: kg.Scope, org: kg.Org, clock: h.Clock}
+		info, known := trust.Epoch(g.Epoch)
+		if !known || info.Commitment != kg.Commitment {
+			// Not (yet) what the community agreed for this epoch: kept
+			// aside, and taken when the trust state agrees it (a grant
+			// can arrive, or be judged, before what makes it count).
+			return nil, t.putPendingGrant(g, ei, kg.Commitment)
+		}
 		sealed, err := t.seal(cat([]byte(vbKeys), g.Epoch[:]), encodeKey(g, ei))
 		if err != nil {
 			return nil, err
@@ -654,10 +678,84 @@ func (t *vtx) fold(e *envelope.Envelope, trust *crypto.Trust) ([]crypto.EpochID,
 				if err := t.b(vbLocked).Put(cat(ep[:], id[:]), nil); err != nil {
 					return nil, err
 				}
+				if err := t.b(vbLockedBy).Put(cat(id[:], ep[:]), nil); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}
 	return nil, nil
+}
+
+// putPendingGrant keeps a key granted to this device that the trust state
+// does not agree yet (see adoptGrants).
+func (t *vtx) putPendingGrant(g crypto.GroupKey, ei epochInfo, commitment [32]byte) error {
+	k := cat(g.Epoch[:], commitment[:])
+	sealed, err := t.seal(cat([]byte(vbPGrants), k), encodeKey(g, ei))
+	if err != nil {
+		return err
+	}
+	return t.b(vbPGrants).Put(k, sealed)
+}
+
+// adoptGrants takes the keys kept aside whose epoch the trust state now
+// agrees, and returns the epochs whose records may open now.
+func (a *App) adoptGrants(trust *crypto.Trust) ([]crypto.EpochID, error) {
+	var epochs []crypto.EpochID
+	err := a.store.ViewUpdate(func(tx *replica.ViewTx) error {
+		t := a.vtx(tx)
+		b := t.b(vbPGrants)
+		type entry struct{ k, v []byte }
+		var all []entry
+		eachPrefix(b, nil, func(k, v []byte) bool {
+			all = append(all, entry{bytes.Clone(k), bytes.Clone(v)})
+			return true
+		})
+		for _, e := range all {
+			var ep crypto.EpochID
+			var commitment [32]byte
+			if len(e.k) != len(ep)+len(commitment) {
+				continue
+			}
+			copy(ep[:], e.k)
+			copy(commitment[:], e.k[len(ep):])
+			if a.keys.Has(ep) {
+				if err := b.Delete(e.k); err != nil {
+					return err
+				}
+				continue
+			}
+			info, known := trust.Epoch(ep)
+			if !known || info.Commitment != commitment {
+				continue
+			}
+			plain, err := t.open(cat([]byte(vbPGrants), e.k), e.v)
+			if err != nil {
+				continue
+			}
+			g, ei, ok := decodeKey(plain)
+			if !ok || g.Epoch != ep {
+				continue
+			}
+			sealed, err := t.seal(cat([]byte(vbKeys), ep[:]), plain)
+			if err != nil {
+				return err
+			}
+			if err := t.b(vbKeys).Put(ep[:], sealed); err != nil {
+				return err
+			}
+			if err := b.Delete(e.k); err != nil {
+				return err
+			}
+			a.keys.Add(g)
+			a.epochs[ep] = ei
+			if ei.scope != crypto.ScopeTransport {
+				epochs = append(epochs, ep)
+			}
+		}
+		return nil
+	})
+	return epochs, err
 }
 
 // openAndFold opens a sealed envelope and folds its record; false when
@@ -802,7 +900,7 @@ func (t *vtx) readKey(post envelope.Hash, person crypto.ID16, dev crypto.DeviceI
 func (t *vtx) foldReads(v *viewRec, trust *crypto.Trust) error {
 	m, _ := trust.Member(v.author)
 	me := t.a.myPerson(trust)
-	if err := t.b(vbReadsBy).Put(cat(t.term("device="+string(v.author[:])), v.id[:]), nil); err != nil {
+	if err := t.putReadsBy(v.author, v.id); err != nil {
 		return err
 	}
 	for _, post := range v.rec.Reads.Posts {
@@ -822,6 +920,17 @@ func (t *vtx) foldReads(v *viewRec, trust *crypto.Trust) error {
 		}
 	}
 	return nil
+}
+
+// putReadsBy lists a read receipt under its device, both as keyed hashes:
+// nothing on the disk says which device read what.
+func (t *vtx) putReadsBy(dev crypto.DeviceID, id envelope.Hash) error {
+	k := cat(t.term("device="+string(dev[:])), t.term("reads="+string(id[:])))
+	sealed, err := t.seal(cat([]byte(vbReadsBy), k), id[:])
+	if err != nil {
+		return err
+	}
+	return t.b(vbReadsBy).Put(k, sealed)
 }
 
 func (t *vtx) putRead(k []byte, dev crypto.DeviceID, clock uint64) error {
@@ -861,14 +970,12 @@ func (t *vtx) retract(v *viewRec) error {
 	if err := t.b(vbRetracted).Put(cat(v.target[:], v.id[:]), nil); err != nil {
 		return err
 	}
-	target := t.get(v.target)
-	if target == nil || target.rec == nil || target.rec.Post == nil {
+	// Whatever its kind (a post, a comment, an incident, a receipt), its
+	// content goes, as its payload goes from the store.
+	if target := t.get(v.target); target == nil || target.kind != kindRecord {
 		return nil
 	}
-	if err := t.unindexPost(target); err != nil {
-		return err
-	}
-	return t.rec.Delete(v.target[:])
+	return t.remove(v.target)
 }
 
 // remove takes an envelope the store removed out of the views.
@@ -911,12 +1018,16 @@ func (t *vtx) unfoldReads(v *viewRec) error {
 	trust := t.a.view.trust
 	m, _ := trust.Member(v.author)
 	by := t.term("device=" + string(v.author[:]))
-	if err := t.b(vbReadsBy).Delete(cat(by, v.id[:])); err != nil {
+	if err := t.b(vbReadsBy).Delete(cat(by, t.term("reads="+string(v.id[:])))); err != nil {
 		return err
 	}
 	var others []*viewRec
-	eachPrefix(t.b(vbReadsBy), by, func(k, _ []byte) bool {
-		if o := t.get(envelope.Hash(k[len(by):])); o != nil && o.rec != nil && o.rec.Reads != nil {
+	eachPrefix(t.b(vbReadsBy), by, func(k, val []byte) bool {
+		plain, err := t.open(cat([]byte(vbReadsBy), k), val)
+		if err != nil || len(plain) != len(envelope.Hash{}) {
+			return true
+		}
+		if o := t.get(envelope.Hash(plain)); o != nil && o.rec != nil && o.rec.Reads != nil {
 			others = append(others, o)
 		}
 		return true

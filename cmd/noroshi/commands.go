@@ -961,12 +961,15 @@ func (c *cli) importCmd() *cobra.Command {
 				return err
 			}
 			return c.withApp(func(a *app.App) error {
+				// Progress on one line, only where it is a terminal: a
+				// log gets no carriage returns.
+				live := !c.o.json && isTerminal(c.env.stderr)
 				r, err := a.ImportBundle(b, func(done, total int) {
-					if !c.o.json {
+					if live {
 						fmt.Fprintf(c.env.stderr, "\rimporting %d/%d", done, total)
 					}
 				})
-				if !c.o.json {
+				if live {
 					fmt.Fprintln(c.env.stderr)
 				}
 				if err != nil {

@@ -88,7 +88,7 @@ func runGUI(e *env, home, demoHome string, demo bool, passphrase string) error {
 			hold.release()
 			hold = nil
 			if held {
-				hold = holdHome(home, "the desktop app (noroshi)")
+				hold = holdHome(home, "the Noroshi desktop app")
 			}
 		},
 		HeldBy: func(home string) (gui.Holder, bool) {

@@ -46,6 +46,15 @@ type holder struct {
 // String names the holder for people: "noroshi serve (pid 1234)".
 func (h holder) String() string { return fmt.Sprintf("%s (pid %d)", h.Command, h.PID) }
 
+// howToStop says how its user stops the holder: a window is closed, serve
+// is stopped in its terminal.
+func (h holder) howToStop() string {
+	if strings.Contains(h.Command, "desktop app") {
+		return "close its window"
+	}
+	return "Ctrl-C in its terminal"
+}
+
 // homeHold is this process's claim on a home.
 type homeHold struct {
 	mu   sync.Mutex
@@ -141,9 +150,9 @@ type errHeld struct {
 
 func (e errHeld) Error() string {
 	if e.h.State == holderUnlocking {
-		return fmt.Sprintf("%s is still unlocking %s: run the command again in a moment, or stop it (Ctrl-C in its terminal, or kill %d)", e.h, e.home, e.h.PID)
+		return fmt.Sprintf("%s is still unlocking %s: run the command again in a moment, or stop it (%s, or kill %d)", e.h, e.home, e.h.howToStop(), e.h.PID)
 	}
-	return fmt.Sprintf("%s holds %s but does not answer on its control socket: stop it (Ctrl-C in its terminal, or kill %d) and run the command again", e.h, e.home, e.h.PID)
+	return fmt.Sprintf("%s holds %s but did not answer on its control socket (it may be stopping): run the command again in a moment; if this stays, stop it (%s, or kill %d)", e.h, e.home, e.h.howToStop(), e.h.PID)
 }
 
 // waitForHolder runs args in the process holding home once it answers:

@@ -109,7 +109,7 @@ func TestCommandNamesSilentHolder(t *testing.T) {
 	if code := run([]string{"--home", home, "whoami"}, e); code != 1 {
 		t.Fatalf("exit %d, stderr %q", code, stderr.String())
 	}
-	want := "noroshi: noroshi serve (pid " + itoa(h.PID) + ") holds " + home + " but does not answer on its control socket: stop it (Ctrl-C in its terminal, or kill " + itoa(h.PID) + ") and run the command again\n"
+	want := "noroshi: noroshi serve (pid " + itoa(h.PID) + ") holds " + home + " but did not answer on its control socket (it may be stopping): run the command again in a moment; if this stays, stop it (Ctrl-C in its terminal, or kill " + itoa(h.PID) + ")\n"
 	if stderr.String() != want {
 		t.Errorf("stderr %q\nwant   %q", stderr.String(), want)
 	}

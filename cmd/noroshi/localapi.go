@@ -63,6 +63,11 @@ const (
 	maxLocalRequest = 64 << 20
 	maxLocalStdin   = 32 << 20
 	writeStall      = time.Minute
+	// requestWait bounds how long a client may take to send its request,
+	// and maxLocalConns how many connections are served at once (each may
+	// buffer a request): more wait in the listen queue.
+	requestWait   = 5 * time.Second
+	maxLocalConns = 8
 )
 
 // maxFrame bounds a frame's payload (a variable so that tests can make
@@ -310,6 +315,11 @@ func (s *localServer) serve() {
 			return
 		}
 		s.cmu.Lock()
+		if len(s.conns) >= maxLocalConns {
+			s.cmu.Unlock()
+			conn.Close()
+			continue
+		}
 		s.conns[conn] = true
 		if s.closed {
 			conn.SetReadDeadline(time.Now())
@@ -333,8 +343,15 @@ func (s *localServer) handle(conn net.Conn) {
 	if err := checkPeer(conn); err != nil {
 		return
 	}
+	// A client has requestWait to send its request: one that sends nothing
+	// holds no goroutine for long.
+	conn.SetReadDeadline(time.Now().Add(requestWait))
 	var req localRequest
 	err := json.NewDecoder(io.LimitReader(conn, maxLocalRequest)).Decode(&req)
+	conn.SetReadDeadline(time.Time{})
+	if err == nil && len(req.Stdin) > maxLocalStdin {
+		err = fmt.Errorf("stdin of %d bytes", len(req.Stdin))
+	}
 	w := &frameWriter{conn: conn}
 	switch {
 	case err == nil && req.V >= 1 && req.V < localAPIVersion:

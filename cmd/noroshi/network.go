@@ -130,14 +130,20 @@ func (c *cli) peersCmd() *cobra.Command {
 				if len(dropped) > 0 {
 					reasons := make([]string, 0, len(dropped))
 					for r := range dropped {
-						reasons = append(reasons, r)
+						// Announcements heard twice are gossip's normal
+						// redundancy, not a fault: --json counts them.
+						if r != "announce-seen" {
+							reasons = append(reasons, r)
+						}
 					}
 					sort.Strings(reasons)
-					fmt.Fprint(w, "dropped messages:")
-					for _, r := range reasons {
-						fmt.Fprintf(w, " %s %d", r, dropped[r])
+					if len(reasons) > 0 {
+						fmt.Fprint(w, "dropped messages (over budget or malformed):")
+						for _, r := range reasons {
+							fmt.Fprintf(w, " %s %d", r, dropped[r])
+						}
+						fmt.Fprintln(w)
 					}
-					fmt.Fprintln(w)
 				}
 			})
 		},

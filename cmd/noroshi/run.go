@@ -34,6 +34,12 @@ type env struct {
 	net *app.Network
 }
 
+// isTerminal reports whether w is a terminal (progress lines go there only).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
 func newProcessEnv(workFactor int) *env {
 	cwd, _ := os.Getwd()
 	e := &env{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv, cwd: cwd, workFactor: workFactor}
@@ -87,8 +93,34 @@ func run(args []string, e *env) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	fmt.Fprintf(e.stderr, "noroshi: %s\n", oneLine(phrase(err)))
+	fmt.Fprintf(e.stderr, "noroshi: %s%s\n", oneLine(phrase(err)), usageHint(root, args, err))
 	return 1
+}
+
+// usageHint says what to do after one of cobra's own usage errors (an
+// unknown command or flag, a wrong number of arguments), which do not.
+func usageHint(root *cobra.Command, args []string, err error) string {
+	msg := err.Error()
+	if name, ok := strings.CutPrefix(msg, `unknown command "`); ok {
+		name, _, _ = strings.Cut(name, `"`)
+		if root.SuggestionsMinimumDistance <= 0 {
+			root.SuggestionsMinimumDistance = 2
+		}
+		if sugg := root.SuggestionsFor(name); len(sugg) > 0 {
+			return fmt.Sprintf(": did you mean %q? (noroshi --help lists the commands)", sugg[0])
+		}
+		return ": noroshi --help lists the commands"
+	}
+	for _, p := range []string{"unknown flag", "unknown shorthand flag", "accepts ", "requires ", "invalid argument", "flag needs an argument", "bad flag syntax"} {
+		if strings.HasPrefix(msg, p) {
+			cmd, _, ferr := root.Find(args)
+			if ferr != nil || cmd == nil {
+				cmd = root
+			}
+			return fmt.Sprintf(": see %s --help", cmd.CommandPath())
+		}
+	}
+	return ""
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -111,8 +111,16 @@ use the other commands on it with --home and NOROSHI_PASSPHRASE=` + app.DemoPass
 			if !app.HasIdentity(home) {
 				fmt.Fprintf(c.env.stderr, "noroshi: creating the demo community in %s ...\n", home)
 			}
-			if held := holderInfo(home); held != nil {
-				return held // the desktop app or serve holds the demo home
+			if _, held := readHolder(home); held {
+				// The desktop app or serve holds the demo home: it lists
+				// the feed.
+				if code, ok := forward(home, []string{"--home", home, "feed"}, c.env); ok {
+					if code != 0 {
+						return exitError{code}
+					}
+					return nil
+				}
+				return holderInfo(home)
 			}
 			a, err := app.OpenDemo(c.config(home))
 			if err != nil {
