@@ -1192,9 +1192,6 @@ func (a *admitter) keepPayload(h *envelope.Header, id envelope.Hash) bool {
 	return MayHoldPayload(h, a.trust.Community(), a.s.cfg.Self)
 }
 
-// DeviceID converts a header's author to a device ID.
-func DeviceID(author [32]byte) crypto.DeviceID { return crypto.DeviceID(author) }
-
 func (a *admitter) count(r Reason) error {
 	b := a.tx.Bucket(bRefusals)
 	n := uint64(0)
