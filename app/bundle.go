@@ -288,7 +288,9 @@ func (a *App) openBundle(sealed []byte, typ string, v int) (*replica.BundleReade
 		return nil, bundleMeta{}, notForMe{fmt.Errorf("%w: this bundle is sealed to a community key this device does not hold (another community, or an epoch it was not given)", ErrInvalid)}
 	}
 	if err != nil {
-		return nil, bundleMeta{}, fmt.Errorf("%w: not a Noroshi bundle (%v)", ErrInvalid, err)
+		// The parser's message may quote the file (its first line): a
+		// file given by mistake is not echoed.
+		return nil, bundleMeta{}, fmt.Errorf("%w: not a Noroshi bundle, or a damaged one: give a file made by `noroshi export`", ErrInvalid)
 	}
 	br, err := replica.NewBundleReader(bytes.NewReader(plain))
 	if err != nil {

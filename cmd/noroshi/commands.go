@@ -292,7 +292,7 @@ func (c *cli) whoamiCmd() *cobra.Command {
 					if w.Demo {
 						demo = "  [DEMO]"
 					}
-					fmt.Fprintf(out, "community: %s (%s)%s\norg:       %s (%s)\nrole:      %s\n", w.CommunityName, short(w.Community), demo, w.OrgName, w.OrgKind, w.Role)
+					fmt.Fprintf(out, "community: %s (%s)%s\norg:       %s (%s)\nrole:      %s\nperson:    %s (give it to --same-person-as or --to-member)\n", w.CommunityName, short(w.Community), demo, w.OrgName, w.OrgKind, w.Role, w.Person)
 					if w.Revoked {
 						fmt.Fprintln(out, "REVOKED:   "+w.RevokedNotice())
 					}
@@ -418,6 +418,11 @@ The observation channel of an organisation is written by coordinators:
 				p, err := a.Post(d)
 				if err != nil {
 					return err
+				}
+				if d.TLP == app.TLPAmberStrict && len(to) == 0 && !c.o.json {
+					// AMBER+STRICT stays in the author's organisation unless
+					// --to names others: say so, as RED says to whom.
+					fmt.Fprintln(c.env.stderr, "noroshi: sealed to your organisation only (AMBER+STRICT; --to shares it with others)")
 				}
 				if len(toMember) > 0 && !c.o.json {
 					// Say whom a name resolved to: the organisation and ID
