@@ -576,27 +576,6 @@ func (s *state) findDevice(q string) (crypto.DeviceID, error) {
 	return crypto.DeviceID{}, fmt.Errorf("%w: %s has %d devices (%s): give the device ID from `noroshi member list`", ErrAmbiguous, s.personLabel(p), len(all), strings.Join(ids, ", "))
 }
 
-// findID resolves a hex ID prefix among ids.
-func findID[V any](m map[envelope.Hash]V, q, what, hint string) (envelope.Hash, error) {
-	lq := strings.ToLower(strings.TrimSpace(q))
-	if len(lq) < 6 {
-		return envelope.Hash{}, fmt.Errorf("%w: %s ID %q too short: give at least 6 hex digits (%s)", ErrInvalid, what, q, hint)
-	}
-	var hits []envelope.Hash
-	for id := range m {
-		if strings.HasPrefix(id.String(), lq) {
-			hits = append(hits, id)
-		}
-	}
-	switch len(hits) {
-	case 1:
-		return hits[0], nil
-	case 0:
-		return envelope.Hash{}, fmt.Errorf("%w: no %s %q (%s)", ErrNotFound, what, q, hint)
-	}
-	return envelope.Hash{}, fmt.Errorf("%w: %s ID %q matches %d: give more digits", ErrAmbiguous, what, q, len(hits))
-}
-
 // revocationIndex is what the trust state does not keep of revocation
 // certificates: when each was written. It is read from the store only on
 // a revoked device (to say when), from where it stopped last, and rebuilt

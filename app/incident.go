@@ -148,11 +148,10 @@ func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 	}
 	a.mu.RLock()
 	inc, err := a.findIncident(q)
-	var me crypto.Membership
 	if err == nil {
-		me, err = a.me()
+		_, err = a.me() // joined and not revoked, or says so
 	}
-	if err == nil && me.Role != crypto.RoleCoordinator && me.Org != inc.rec.Incident.Org {
+	if err == nil && !a.viewer().canUpdateIncident(inc.rec.Incident.Org) {
 		err = fmt.Errorf("%w: only the reporting organisation and coordinators update an incident", ErrNotAllowed)
 	}
 	var assign crypto.ID16

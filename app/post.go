@@ -419,10 +419,8 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 	d.Indicators = PostIndicators(r.Indicators, r.Body)
 	// Who read it: shown to the author, the author's organisation admins and
 	// coordinators.
-	me, _ := s.trust.Member(a.dev.ID())
 	author, _ := s.trust.Member(p.author)
-	d.ReadByVisible = me.Person == author.Person || me.Role == crypto.RoleCoordinator ||
-		(me.Role == crypto.RoleOrgAdmin && me.Org == author.Org)
+	d.ReadByVisible = a.viewer().canSeeReads(author)
 	orgs := map[crypto.ID16]bool{}
 	for person, c := range t.readers(p.id) {
 		org := s.personOrg(person)

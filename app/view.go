@@ -238,21 +238,6 @@ func eachPrefix(b *replica.ViewBucket, prefix []byte, fn func(k, v []byte) bool)
 	}
 }
 
-// deletePrefix removes every key with the prefix.
-func deletePrefix(b *replica.ViewBucket, prefix []byte) error {
-	var keys [][]byte
-	eachPrefix(b, prefix, func(k, _ []byte) bool {
-		keys = append(keys, bytes.Clone(k))
-		return true
-	})
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // openViews opens or makes the view key, and drops views of another
 // format. It returns the folded and removal cursors.
 func (a *App) openViews() (folded, removed uint64, err error) {
