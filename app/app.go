@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,6 +65,11 @@ type epochInfo struct {
 func Open(cfg Config, passphrase string) (*App, error) {
 	cfg.fill()
 	dev, err := ReadDevice(cfg.Home, passphrase)
+	// The unlock's scrypt buffer (256 MiB at the default work factor) is
+	// garbage now: give it back to the OS at once rather than over the
+	// minutes the runtime's scavenger takes, so that a long-running
+	// process (serve, the app) rests at what it holds.
+	debug.FreeOSMemory()
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,6 @@ import (
 
 	"noroshi/crypto"
 	"noroshi/crypto/envelope"
-	"noroshi/replica"
 )
 
 // IncidentDraft is a report to the consultation window.
@@ -198,9 +197,9 @@ func (a *App) Incidents() []Incident {
 // own. The caller holds a.mu.
 func (a *App) findIncident(q string) (*viewRec, error) {
 	var v *viewRec
-	err := a.store.ViewRead(func(tx *replica.ViewTx) error {
+	err := a.inView(func(t *vtx) error {
 		var err error
-		v, err = a.vtx(tx).findIncident(q)
+		v, err = t.findIncident(q)
 		return err
 	})
 	return v, err

@@ -507,9 +507,9 @@ func (a *App) MarkRead(q string) (PostSummary, error) {
 // caller holds a.mu.
 func (a *App) findPost(q string) (*viewRec, error) {
 	var v *viewRec
-	err := a.store.ViewRead(func(tx *replica.ViewTx) error {
+	err := a.inView(func(t *vtx) error {
 		var err error
-		v, err = a.vtx(tx).findPost(q)
+		v, err = t.findPost(q)
 		return err
 	})
 	return v, err

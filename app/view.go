@@ -374,11 +374,14 @@ func (a *App) foldLocked() error {
 		return a.reloadAfter(err)
 	}
 	var newEpochs []crypto.EpochID
-	// A long fold says how it goes.
-	first, last := a.folded, a.store.LastSeq()
+	// A long fold says how it goes (read only where someone listens: this
+	// runs after every commit).
 	progress := a.cfg.Progress
-	if last-first < progressAbove {
-		progress = nil
+	first, last := a.folded, a.folded
+	if progress != nil {
+		if last = a.store.LastSeq(); last-first < progressAbove {
+			progress = nil
+		}
 	}
 	for {
 		// Fold only what the trust state covers: the rest comes with the

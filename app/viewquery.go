@@ -23,6 +23,11 @@ import (
 func (a *App) read(fn func(t *vtx) error) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
+	return a.inView(fn)
+}
+
+// inView runs fn over the views; the caller holds a.mu.
+func (a *App) inView(fn func(t *vtx) error) error {
 	return a.store.ViewRead(func(tx *replica.ViewTx) error { return fn(a.vtx(tx)) })
 }
 
