@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -445,6 +446,30 @@ func TestViewsIndependentOfOrder(t *testing.T) {
 	c.sync(t)
 	toRetract := c.rail.Feed(FeedFilter{Search: "to retract"})[0].ID
 	if _, err := c.rail.Retract(toRetract, ""); err != nil {
+		t.Fatal(err)
+	}
+	// Versions of two advisories by several members, one dated in the
+	// future, one retracted, two of the same revision.
+	day := func(d int) time.Time { return time.Date(2021, 7, d, 0, 0, 0, 0, time.UTC) }
+	var lastVersion string
+	for i, v := range []struct {
+		by  *App
+		src PostSource
+	}{
+		{c.venue, PostSource{ID: "ghsa:GHSA-aaaa", Modified: day(1)}},
+		{c.power, PostSource{ID: "ghsa:GHSA-aaaa", Modified: day(3)}},
+		{c.rail, PostSource{ID: "ghsa:GHSA-aaaa", Modified: day(3)}},
+		{c.centre, PostSource{ID: "ghsa:GHSA-bbbb", Modified: day(2)}},
+		{c.rail, PostSource{ID: "ghsa:GHSA-bbbb", Modified: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)}},
+		{c.venue, PostSource{ID: "ghsa:GHSA-bbbb", Modified: day(5)}},
+	} {
+		s, err := v.by.Post(PostDraft{Type: TypeVulnerability, Tag: TagCaution, TLP: TLPClear, Title: fmt.Sprintf("advisory version %d", i), Source: &v.src})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastVersion = s.ID
+	}
+	if _, err := c.venue.Retract(lastVersion, "wrong revision"); err != nil {
 		t.Fatal(err)
 	}
 	c.sync(t)

@@ -40,6 +40,9 @@ type PostDraft struct {
 	// hashes, defanged or not, carried as structured fields.
 	Indicators []string
 	Exercise   string
+	// Source, when set, makes the post a version of an outside object
+	// (PostSource): importers set it, people composing a post do not.
+	Source *PostSource
 }
 
 // File is an attachment's name and bytes.
@@ -82,6 +85,11 @@ type PostDetail struct {
 	ReadByVisible bool            `json:"read_by_visible"`
 	ReadOrgs      int             `json:"read_orgs"`
 	AudienceOrgs  int             `json:"audience_orgs"`
+	// Source is the outside object the post stands for, if any, and
+	// Versions every version of it this device holds, the one shown first
+	// (sources.go): who imported or revised it, and when.
+	Source   *PostSource     `json:"source,omitempty"`
+	Versions []SourceVersion `json:"versions,omitempty"`
 	// Delivery is shown to the author only.
 	Delivery *Delivery `json:"delivery,omitempty"`
 	// PostAbilities say what this device may do with the post.
@@ -197,7 +205,7 @@ func (a *App) postBuilders(d PostDraft) ([]builder, error) {
 	if err := checkDraft(&d, a.cfg.MaxAttachment); err != nil {
 		return nil, err
 	}
-	rec := &PostRecord{Type: d.Type, Tag: d.Tag, TLP: d.TLP, Channel: d.Channel, Title: d.Title, Body: d.Body}
+	rec := &PostRecord{Type: d.Type, Tag: d.Tag, TLP: d.TLP, Channel: d.Channel, Title: d.Title, Body: d.Body, Source: d.Source}
 	inds, err := parseIndicators(d.Indicators)
 	if err != nil {
 		return nil, err
@@ -275,7 +283,7 @@ func checkDraft(d *PostDraft, maxAttachment int64) error {
 	if err := checkFiles(d.Files, maxAttachment); err != nil {
 		return err
 	}
-	return nil
+	return checkSource(d.Source)
 }
 
 // checkScope applies the TLP and channel rules of DESIGN.md section 4.
@@ -416,6 +424,18 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 		d.Scope.People = append(d.Scope.People, s.personLabel(pr))
 	}
 	d.Files = attachmentViews(r.Attachments)
+	d.Source, d.Versions = r.Source, t.sourceHistory(p)
+	if len(d.Versions) > 1 {
+		// The comments on every version of a source are the post's.
+		ids := make([]envelope.Hash, 0, len(d.Versions))
+		for _, v := range d.Versions {
+			var id envelope.Hash
+			if id.UnmarshalText([]byte(v.Post)) == nil {
+				ids = append(ids, id)
+			}
+		}
+		d.CommentList = t.comments(ids...)
+	}
 	d.Indicators = PostIndicators(r.Indicators, r.Body)
 	// Who read it: shown to the author, the author's organisation admins and
 	// coordinators.

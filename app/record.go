@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"noroshi/crypto"
 	"noroshi/crypto/envelope"
@@ -88,6 +89,23 @@ type PostRecord struct {
 	ToPersons   []crypto.ID16   `json:"to_persons,omitempty"`
 	Attachments []AttachmentRef `json:"attachments,omitempty"`
 	Indicators  []Indicator     `json:"indicators,omitempty"`
+	// Source, when set, names the outside object the post stands for (a
+	// STIX object, a GitHub security advisory): every post of one source
+	// is a version of one post, and the views show the newest (sources.go).
+	Source *PostSource `json:"source,omitempty"`
+}
+
+// PostSource names the outside object a post stands for. ID is the
+// source's own identifier with a scheme ("ghsa:GHSA-xxxx-xxxx-xxxx",
+// "stix:report--<uuid>"): whoever writes a version of it, on whichever
+// device, the ID decides which post it is, not the author. Modified is the
+// source's own revision time: the newest version is shown, the others are
+// kept as its history.
+type PostSource struct {
+	ID       string    `json:"id"`
+	Modified time.Time `json:"modified"`
+	// URL is where the source can be read, when it has such a place.
+	URL string `json:"url,omitempty"`
 }
 
 // AttachmentRef names a file attached to a post and the chunk envelopes

@@ -44,10 +44,11 @@ import (
 //	           to this device that the trust state does not agree (yet)
 //	dir        envelope ID -> nil: directory records, loaded into memory at open
 //	pnum, slice  the sliced search index (see searchindex.go)
+//	sources    the versions of posts that stand for an outside object (see sources.go)
 
 // viewFormat is the version of the views' layout and encodings. Views of
 // another version are dropped and folded again from the envelopes.
-const viewFormat = 3
+const viewFormat = 4
 
 const (
 	vbMeta      = "meta"
@@ -823,16 +824,30 @@ func postTerms(r *PostRecord) []string {
 	return []string{"type=" + string(r.Type), "tag=" + string(r.Tag), "tlp=" + string(r.TLP), "channel=" + string(r.Channel)}
 }
 
-// indexPost adds a post to the feed, its filters and, when nobody of this
-// device's person read it, the unread list.
+// indexPost numbers a newly folded post in the search slices, then lists
+// it, or, when it stands for an outside source, files it as a version of
+// that source, which lists the version to show (sources.go).
 func (t *vtx) indexPost(v *viewRec, trust *crypto.Trust) error {
-	p := v.rec.Post
-	fk := feedKey(v.clock, v.id)
 	terms := t.terms(v)
-	if err := t.b(vbFeed).Put(fk, newSignature(terms)); err != nil {
+	if err := t.slicePost(feedKey(v.clock, v.id), terms); err != nil {
 		return err
 	}
-	if err := t.slicePost(fk, terms); err != nil {
+	if group := sourceOf(v); group != "" {
+		return t.addVersion(v, group)
+	}
+	return t.listPost(v, terms)
+}
+
+// listPost adds a post to the feed, its filters and, when nobody of this
+// device's person read it, the unread list. terms are its search terms (nil:
+// worked out here).
+func (t *vtx) listPost(v *viewRec, terms []termHash) error {
+	p := v.rec.Post
+	fk := feedKey(v.clock, v.id)
+	if terms == nil {
+		terms = t.terms(v)
+	}
+	if err := t.b(vbFeed).Put(fk, newSignature(terms)); err != nil {
 		return err
 	}
 	for _, term := range postTerms(p) {
@@ -840,7 +855,7 @@ func (t *vtx) indexPost(v *viewRec, trust *crypto.Trust) error {
 			return err
 		}
 	}
-	me := t.a.myPerson(trust)
+	me := t.a.myPerson(t.a.view.trust)
 	if v.author == t.a.dev.ID() || (!me.IsZero() && hasPrefix(t.b(vbReads), cat(v.id[:], t.term("person="+string(me[:]))))) {
 		return nil
 	}
@@ -987,7 +1002,13 @@ func (t *vtx) remove(id envelope.Hash) error {
 		t.a.view.forget(id)
 		return t.b(vbDir).Delete(id[:])
 	case r.Post != nil:
-		return t.unindexPost(v)
+		if err := t.unindexPost(v); err != nil {
+			return err
+		}
+		if group := sourceOf(v); group != "" {
+			return t.dropVersion(v, group)
+		}
+		return nil
 	case r.Comment != nil:
 		return t.b(vbKids).Delete(cat(r.Comment.Post[:], id[:]))
 	case r.Incident != nil:

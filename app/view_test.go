@@ -55,7 +55,7 @@ func TestViewsReopenEqualFreshFold(t *testing.T) {
 		a := c.power
 		steps := rapid.IntRange(1, 8).Draw(rt, "steps")
 		for i := range steps {
-			switch rapid.IntRange(0, 5).Draw(rt, "op") {
+			switch rapid.IntRange(0, 6).Draw(rt, "op") {
 			case 0:
 				if _, err := c.centre.Post(PostDraft{Type: TypeAlert, Tag: TagInfo, TLP: TLPGreen, Title: fmt.Sprintf("phishing wave %d", i), Body: "block 203.0.113.7"}); err != nil {
 					rt.Fatal(err)
@@ -100,6 +100,14 @@ func TestViewsReopenEqualFreshFold(t *testing.T) {
 			case 5:
 				c.sync(t)
 				a = reopen(rt, c, a)
+			case 6:
+				// A version of one of a few advisories, by anyone, of any age.
+				by := rapid.SampledFrom(c.all).Draw(rt, "by")
+				src := &PostSource{ID: fmt.Sprintf("ghsa:GHSA-%d", rapid.IntRange(0, 2).Draw(rt, "source")),
+					Modified: time.Date(2021, 7, rapid.IntRange(1, 20).Draw(rt, "day"), 0, 0, 0, 0, time.UTC)}
+				if _, err := by.Post(PostDraft{Type: TypeVulnerability, Tag: TagCaution, TLP: TLPClear, Title: "advisory " + src.ID, Source: src}); err != nil {
+					rt.Fatal(err)
+				}
 			}
 		}
 		c.sync(t)

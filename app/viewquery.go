@@ -211,10 +211,14 @@ func (t *vtx) feed(f FeedFilter, l localState) (out []PostSummary, walked int) {
 		if f.Unread && l.reads[id] {
 			return true
 		}
-		if q != "" {
-			if sig == nil {
-				sig = feed.Get(fk)
+		if sig == nil {
+			// A search candidate or a bookmark: only what the feed lists
+			// (not a retracted post, not a source's older version).
+			if sig = feed.Get(fk); sig == nil {
+				return true
 			}
+		}
+		if q != "" {
 			maybe := false
 			for _, hs := range sets {
 				maybe = maybe || sigHas(sig, hs)
@@ -411,14 +415,16 @@ func (t *vtx) retractedErr(id envelope.Hash) error {
 }
 
 // comments returns the comments of post id, oldest first.
-func (t *vtx) comments(id envelope.Hash) []Comment {
+func (t *vtx) comments(ids ...envelope.Hash) []Comment {
 	var cs []*viewRec
-	eachPrefix(t.b(vbKids), id[:], func(k, _ []byte) bool {
-		if c := t.get(envelope.Hash(k[len(id):])); c != nil && c.rec != nil && c.rec.Comment != nil {
-			cs = append(cs, c)
-		}
-		return true
-	})
+	for _, id := range ids {
+		eachPrefix(t.b(vbKids), id[:], func(k, _ []byte) bool {
+			if c := t.get(envelope.Hash(k[len(id):])); c != nil && c.rec != nil && c.rec.Comment != nil {
+				cs = append(cs, c)
+			}
+			return true
+		})
+	}
 	sort.Slice(cs, func(i, j int) bool { return cs[j].newer(cs[i].meta) })
 	s := t.a.view
 	out := []Comment{}

@@ -569,6 +569,7 @@ func (c *cli) showCmd() *cobra.Command {
 					if len(d.Files) > 0 {
 						fmt.Fprintln(w)
 					}
+					printSource(w, d)
 					if dl := d.Delivery; dl != nil {
 						switch {
 						case dl.OnlyHere:
@@ -589,6 +590,31 @@ func (c *cli) showCmd() *cobra.Command {
 				})
 			})
 		},
+	}
+}
+
+// printSource prints where a post that stands for an outside object comes
+// from, and its versions when there are several.
+func printSource(w io.Writer, d app.PostDetail) {
+	s := d.Source
+	if s == nil {
+		return
+	}
+	fmt.Fprintf(w, "\nsource: %s, revised %s", s.ID, s.Modified.UTC().Format("2006-01-02 15:04 MST"))
+	if s.URL != "" {
+		fmt.Fprintf(w, " — %s", s.URL)
+	}
+	fmt.Fprintln(w)
+	if len(d.Versions) < 2 {
+		return
+	}
+	fmt.Fprintf(w, "%s of this source, the one shown first:\n", plural(len(d.Versions), "version", "versions"))
+	for _, v := range d.Versions {
+		mark := " "
+		if v.Post == d.ID {
+			mark = "*"
+		}
+		fmt.Fprintf(w, " %s %s  revised %s, written by %s (%s) %s\n", mark, v.Post, v.Modified.UTC().Format("2006-01-02 15:04 MST"), v.AuthorName, v.OrgName, when(v.Time))
 	}
 }
 
