@@ -102,6 +102,7 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, wrapLabel(Tf("post.scope_line", scopeText(d.Scope))))
 	objs = append(objs, widget.NewSeparator())
 	objs = append(objs, safeMarkdown(d.Body, v.confirmLink))
+	objs = append(objs, sourceObjects(d)...)
 
 	// The post's indicators as app lists them: structured, then found in
 	// its text.
@@ -173,6 +174,32 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, v.comment, container.NewHBox(v.send))
 	v.box.Objects = objs
 	v.box.Refresh()
+}
+
+// sourceObjects shows where a post that stands for an outside object (an
+// advisory, a STIX object) comes from and, when members imported or
+// revised it more than once, every version with who wrote it.
+func sourceObjects(d *app.PostDetail) []fyne.CanvasObject {
+	s := d.Source
+	if s == nil {
+		return nil
+	}
+	objs := []fyne.CanvasObject{widget.NewSeparator(), section(T("post.source")), wrapLabel(Tf("post.source_line", s.ID, when(s.Modified)))}
+	if s.URL != "" {
+		objs = append(objs, wrapLabel(s.URL))
+	}
+	if len(d.Versions) > 1 {
+		acc := container.NewVBox()
+		for _, ver := range d.Versions {
+			l := widget.NewLabel(Tf("post.source_version", ver.AuthorName, ver.OrgName, when(ver.Modified), when(ver.Time)))
+			if ver.Post == d.ID {
+				l.TextStyle.Bold = true
+			}
+			acc.Add(l)
+		}
+		objs = append(objs, widget.NewAccordion(widget.NewAccordionItem(Tf("post.source_versions", len(d.Versions)), acc)))
+	}
+	return objs
 }
 
 func scopeText(s app.Scope) string {
