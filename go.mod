@@ -5,8 +5,10 @@ go 1.25.0
 require (
 	filippo.io/age v1.3.2
 	fyne.io/fyne/v2 v2.7.1
+	github.com/google/go-github/v60 v60.0.0
 	github.com/hashicorp/memberlist v0.7.0
 	github.com/rogpeppe/go-internal v1.16.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
 	go.etcd.io/bbolt v1.5.0
@@ -14,6 +16,8 @@ require (
 	golang.org/x/term v0.45.0
 	pgregory.net/rapid v1.3.0
 )
+
+require github.com/google/go-querystring v1.1.0 // indirect
 
 require (
 	filippo.io/hpke v0.4.0 // indirect

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"noroshi/crypto"
 	"noroshi/crypto/envelope"
@@ -164,6 +165,22 @@ func buildDemo(cfg Config, centre *App) error {
 			Body:      "For the named recipients only. Do not forward. Call the duty officer before acting.",
 			ToMembers: []string{"Venue Lead"}}},
 	}
+	// A GitHub security advisory that two organisations imported, each on
+	// its own device: one post, two versions (sources.go).
+	log4shell := func() PostDraft {
+		return PostDraft{Type: TypeVulnerability, Tag: TagImportant, TLP: TLPClear, Channel: ChannelGeneral,
+			Title: "GHSA-jfh8-c2jp-5v3q (CVE-2021-44228): Remote code injection in Log4j",
+			Body: "Apache Log4j2 JNDI features do not protect against attacker-controlled LDAP and other JNDI endpoints.\n\n" +
+				"**Action:** find every Java service that logs user input (ticketing, accreditation, streaming back ends) and update Log4j to 2.17.1 or later.",
+			Source: &PostSource{ID: "ghsa:GHSA-jfh8-c2jp-5v3q", Modified: time.Date(2021, 12, 10, 0, 0, 0, 0, time.UTC), URL: "https://github.com/advisories/GHSA-jfh8-c2jp-5v3q"},
+			Advisory: &AdvisoryFields{GHSA: "GHSA-jfh8-c2jp-5v3q", CVEs: []string{"CVE-2021-44228"}, Severity: "critical", CVSSScore: 10,
+				CVSSVector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:H/A:H", CWEs: []string{"CWE-502", "CWE-917"},
+				Packages:   []AdvisoryPackage{{Ecosystem: "maven", Name: "org.apache.logging.log4j:log4j-core", Vulnerable: ">= 2.0-beta9, < 2.15.0", Patched: "2.15.0"}},
+				References: []string{"https://nvd.nist.gov/vuln/detail/CVE-2021-44228", "https://logging.apache.org/log4j/2.x/security.html"},
+				URL:        "https://github.com/advisories/GHSA-jfh8-c2jp-5v3q",
+				Published:  time.Date(2021, 12, 10, 0, 0, 0, 0, time.UTC), Updated: time.Date(2021, 12, 10, 0, 0, 0, 0, time.UTC)}}
+	}
+	posts = append(posts, post{"CSIRT Analyst", log4shell()}, post{"", log4shell()})
 	var ids []string
 	for _, p := range posts {
 		a := centre

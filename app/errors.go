@@ -17,6 +17,12 @@ var (
 	ErrNoHome       = errors.New("no home directory")
 	ErrNotForDevice = errors.New("this invite is not for this device")
 	ErrRetracted    = errors.New("retracted")
+	// ErrOffline says that an outside service (GitHub) could not be
+	// reached at all: no route, no name resolution, connection refused.
+	ErrOffline = errors.New("offline")
+	// ErrRateLimited says that an outside service refused for now; the
+	// error says when to try again.
+	ErrRateLimited = errors.New("rate limited")
 	// ErrAwaitingQuorum says that what was asked is recorded, as this
 	// coordinator's agreement, and takes effect when a second coordinator
 	// agrees (making or removing a coordinator). Nothing else is wrong.

@@ -43,6 +43,12 @@ type PostDraft struct {
 	// Source, when set, makes the post a version of an outside object
 	// (PostSource): importers set it, people composing a post do not.
 	Source *PostSource
+	// Advisory carries a security advisory's structured fields (the
+	// advisory importer sets it).
+	Advisory *AdvisoryFields
+	// STIX, set by the STIX import, keeps the original objects a post
+	// stands for (PostRecord.STIX): a JSON array.
+	STIX []byte
 }
 
 // File is an attachment's name and bytes.
@@ -90,6 +96,9 @@ type PostDetail struct {
 	// (sources.go): who imported or revised it, and when.
 	Source   *PostSource     `json:"source,omitempty"`
 	Versions []SourceVersion `json:"versions,omitempty"`
+	// Advisory is a security advisory's structured fields, when the post
+	// was made from one.
+	Advisory *AdvisoryFields `json:"advisory,omitempty"`
 	// Delivery is shown to the author only.
 	Delivery *Delivery `json:"delivery,omitempty"`
 	// PostAbilities say what this device may do with the post.
@@ -205,7 +214,7 @@ func (a *App) postBuilders(d PostDraft) ([]builder, error) {
 	if err := checkDraft(&d, a.cfg.MaxAttachment); err != nil {
 		return nil, err
 	}
-	rec := &PostRecord{Type: d.Type, Tag: d.Tag, TLP: d.TLP, Channel: d.Channel, Title: d.Title, Body: d.Body, Source: d.Source}
+	rec := &PostRecord{Type: d.Type, Tag: d.Tag, TLP: d.TLP, Channel: d.Channel, Title: d.Title, Body: d.Body, Source: d.Source, Advisory: d.Advisory, STIX: d.STIX}
 	inds, err := parseIndicators(d.Indicators)
 	if err != nil {
 		return nil, err
@@ -271,6 +280,8 @@ func checkDraft(d *PostDraft, maxAttachment int64) error {
 		return &FieldError{Of: OfPost, Field: FieldTitle, Reason: ReasonTooLong, Max: MaxTitle}
 	case len(d.Body) > MaxBody:
 		return fmt.Errorf("%w: body of %d bytes, at most %d: attach long texts as files", ErrTooLarge, len(d.Body), MaxBody)
+	case checkSTIX(d.STIX) != nil:
+		return checkSTIX(d.STIX)
 	case !utf8.ValidString(d.Title) || !utf8.ValidString(d.Body):
 		return fmt.Errorf("%w: title and body must be UTF-8 text", ErrInvalid)
 	}
@@ -281,6 +292,9 @@ func checkDraft(d *PostDraft, maxAttachment int64) error {
 		d.Channel = ChannelPro
 	}
 	if err := checkFiles(d.Files, maxAttachment); err != nil {
+		return err
+	}
+	if err := checkAdvisory(d.Advisory); err != nil {
 		return err
 	}
 	return checkSource(d.Source)
@@ -425,6 +439,7 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 	}
 	d.Files = attachmentViews(r.Attachments)
 	d.Source, d.Versions = r.Source, t.sourceHistory(p)
+	d.Advisory = r.Advisory
 	if len(d.Versions) > 1 {
 		// The comments on every version of a source are the post's.
 		ids := make([]envelope.Hash, 0, len(d.Versions))

@@ -93,6 +93,12 @@ type PostRecord struct {
 	// STIX object, a GitHub security advisory): every post of one source
 	// is a version of one post, and the views show the newest (sources.go).
 	Source *PostSource `json:"source,omitempty"`
+	// Advisory, when set, holds a security advisory's structured fields
+	// (advisory.go).
+	Advisory *AdvisoryFields `json:"advisory,omitempty"`
+	// STIX, on a post imported from STIX, is a JSON array of the original
+	// objects it stands for (at most MaxSTIX bytes), exported as they came.
+	STIX json.RawMessage `json:"stix,omitempty"`
 }
 
 // PostSource names the outside object a post stands for. ID is the

@@ -213,20 +213,38 @@ func (t *vtx) sourceHistory(p *viewRec) []SourceVersion {
 	return out
 }
 
-// SourceHeld returns the version this device shows of an outside source
-// (a PostSource ID, outside any exercise): its post ID and its Modified,
-// as the views order it (no later than the version's own clock plus a few
-// minutes). ok is false when no version is held. An importer compares a
-// source's revision with it: newer, post a new version; the same or
-// older, nothing to do.
-func (a *App) SourceHeld(id string) (post string, modified time.Time, ok bool) {
+// HeldSource is the version this device shows of an outside source.
+type HeldSource struct {
+	// Post is the shown version's post ID.
+	Post string
+	// Modified is the revision the version names; Shown is the revision
+	// the views order it by: the same, unless the version was dated after
+	// its own clock (a future date, or a writer whose clock was behind).
+	Modified, Shown time.Time
+}
+
+// Wants reports whether an importer holding revision m of the source
+// should post it as a new version: not when it is the revision shown, nor
+// when it is older than the shown one. A version dated in the future does
+// not block the real revisions after it (they are newer than its Shown).
+func (h HeldSource) Wants(m time.Time) bool { return !m.Equal(h.Modified) && m.After(h.Shown) }
+
+// SourceHeld returns the version this device shows of an outside source (a
+// PostSource ID, outside any exercise); ok is false when it holds none.
+// Importers decide with HeldSource.Wants.
+func (a *App) SourceHeld(id string) (h HeldSource, ok bool) {
 	a.read(func(t *vtx) error {
 		vs := t.versions("\x00" + id)
 		if len(vs) == 0 {
 			return nil
 		}
-		post, modified, ok = vs[0].id.String(), time.Unix(0, vs[0].modified).UTC(), true
+		v := t.get(vs[0].id)
+		if v == nil || v.rec == nil || v.rec.Post == nil || v.rec.Post.Source == nil {
+			return nil
+		}
+		h = HeldSource{Post: vs[0].id.String(), Modified: v.rec.Post.Source.Modified.UTC(), Shown: time.Unix(0, vs[0].modified).UTC()}
+		ok = true
 		return nil
 	})
-	return post, modified, ok
+	return h, ok
 }

@@ -52,10 +52,11 @@ func TestSourceOnePostAcrossDevices(t *testing.T) {
 			t.Fatalf("versions %+v, want 2 with the shown one first", d.Versions)
 		}
 	}
-	if post, mod, ok := c.rail.SourceHeld("ghsa:GHSA-jfh8-c2jp-5v3q"); !ok || post != shown || !mod.Equal(rev1) {
-		t.Fatalf("SourceHeld = %s %v %v, want %s %v", post, mod, ok, shown, rev1)
+	if h, ok := c.rail.SourceHeld("ghsa:GHSA-jfh8-c2jp-5v3q"); !ok || h.Post != shown || !h.Modified.Equal(rev1) || !h.Shown.Equal(rev1) ||
+		h.Wants(rev1) || h.Wants(rev1.Add(-time.Hour)) || !h.Wants(rev1.Add(time.Hour)) {
+		t.Fatalf("SourceHeld = %+v %v, want %s at %v, wanting only newer revisions", h, ok, shown, rev1)
 	}
-	if _, _, ok := c.rail.SourceHeld("ghsa:GHSA-none"); ok {
+	if _, ok := c.rail.SourceHeld("ghsa:GHSA-none"); ok {
 		t.Fatal("SourceHeld says a source nobody imported is held")
 	}
 
@@ -144,6 +145,13 @@ func TestThreatFutureDatedSourceDoesNotStayOnTop(t *testing.T) {
 	if feed := c.venue.Feed(FeedFilter{}); len(feed) != 1 || feed[0].ID != real.ID {
 		t.Fatalf("feed %v, want the real revision", feed)
 	}
+	// Nor does it stop an importer from posting a real revision: the
+	// future-dated version is shown at its clock.
+	c.centre.Retract(real.ID, "")
+	h, _ := c.centre.SourceHeld("stix:report--1")
+	if h.Modified.Year() != 2099 || h.Shown.Year() == 2099 || !h.Wants(c.clock.Now().Add(-time.Hour)) {
+		t.Fatalf("held %+v: an importer would not post the real revision", h)
+	}
 }
 
 // TestThreatSourceKeptApart: an exercise's import is not a version of the real
@@ -167,8 +175,8 @@ func TestThreatSourceKeptApart(t *testing.T) {
 	if got := feedTitles(c.centre, ""); len(got) != 3 {
 		t.Fatalf("feed %v, want the real post, the exercise and the observation", got)
 	}
-	if _, mod2, _ := c.centre.SourceHeld("ghsa:GHSA-cccc"); !mod2.Equal(mod) {
-		t.Fatalf("SourceHeld %v, want the real import's %v", mod2, mod)
+	if h, _ := c.centre.SourceHeld("ghsa:GHSA-cccc"); !h.Modified.Equal(mod) {
+		t.Fatalf("SourceHeld %v, want the real import's %v", h.Modified, mod)
 	}
 }
 

@@ -102,6 +102,7 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, wrapLabel(Tf("post.scope_line", scopeText(d.Scope))))
 	objs = append(objs, widget.NewSeparator())
 	objs = append(objs, safeMarkdown(d.Body, v.confirmLink))
+	objs = append(objs, advisoryObjects(d.Advisory)...)
 	objs = append(objs, sourceObjects(d)...)
 
 	// The post's indicators as app lists them: structured, then found in
@@ -174,6 +175,40 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, v.comment, container.NewHBox(v.send))
 	v.box.Objects = objs
 	v.box.Refresh()
+}
+
+// advisoryObjects shows a security advisory's structured fields: IDs,
+// severity, the packages it affects and where each is fixed, references.
+func advisoryObjects(ad *app.AdvisoryFields) []fyne.CanvasObject {
+	if ad == nil {
+		return nil
+	}
+	objs := []fyne.CanvasObject{widget.NewSeparator(), section(T("post.advisory"))}
+	ids := append([]string{ad.GHSA}, ad.CVEs...)
+	objs = append(objs, wrapLabel(strings.Join(ids, " · ")))
+	sev := ad.Severity
+	if ad.CVSSScore > 0 {
+		sev += " · CVSS " + strconv.FormatFloat(ad.CVSSScore, 'f', 1, 64)
+	}
+	if ad.CVSSVector != "" {
+		sev += " (" + ad.CVSSVector + ")"
+	}
+	if sev != "" {
+		objs = append(objs, wrapLabel(Tf("post.advisory_severity", sev)))
+	}
+	for _, p := range ad.Packages {
+		patched := p.Patched
+		if patched == "" {
+			patched = T("post.advisory_no_patch")
+		}
+		objs = append(objs, wrapLabel(Tf("post.advisory_package", p.Ecosystem, p.Name, p.Vulnerable, patched)))
+	}
+	for _, r := range ad.References {
+		l := widget.NewLabel(textLine(r))
+		l.Truncation = fyne.TextTruncateEllipsis
+		objs = append(objs, l)
+	}
+	return objs
 }
 
 // sourceObjects shows where a post that stands for an outside object (an

@@ -28,3 +28,23 @@ func TestPostShowsSourceAndVersions(t *testing.T) {
 	assertShows(t, u.post.obj, "https://github.com/advisories/GHSA-test-0001")
 	assertShows(t, u.post.obj, "2 versions of this source")
 }
+
+// TestDemoAdvisoryShowsItsFields: the demo's advisory, imported by two
+// organisations, is one post that shows its IDs, severity, the package it
+// affects and where it is fixed, and its two versions.
+func TestDemoAdvisoryShowsItsFields(t *testing.T) {
+	_, u := startDemo(t)
+	n := 0
+	for _, p := range u.feed.posts {
+		if p.Type == app.TypeVulnerability && p.Title == "GHSA-jfh8-c2jp-5v3q (CVE-2021-44228): Remote code injection in Log4j" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the feed lists the advisory %d times, want once", n)
+	}
+	selectPost(t, u, "GHSA-jfh8-c2jp-5v3q")
+	for _, want := range []string{"GHSA-jfh8-c2jp-5v3q · CVE-2021-44228", "CVSS 10.0", "org.apache.logging.log4j:log4j-core", "fixed in 2.15.0", "2 versions of this source"} {
+		assertShows(t, u.post.obj, want)
+	}
+}

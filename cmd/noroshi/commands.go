@@ -563,6 +563,7 @@ func (c *cli) showCmd() *cobra.Command {
 					if len(d.Indicators) > 0 {
 						fmt.Fprintln(w)
 					}
+					printAdvisory(w, d.Advisory)
 					for _, f := range d.Files {
 						fmt.Fprintf(w, "\nattachment: %s (%d bytes, sha256 %s)", f.Name, f.Size, f.SHA256)
 					}

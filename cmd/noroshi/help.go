@@ -153,9 +153,10 @@ the entry for --role is added, replaced, or with --remove removed.`,
   noroshi contact list --search electricity --json`},
 	"demo": {example: `  noroshi demo
   NOROSHI_PASSPHRASE=` + app.DemoPassphrase + ` noroshi --home ~/.local/share/noroshi-demo feed`},
-	"serve": {use: "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR:PORT ...] [--relay ADDR:PORT ...] [--profile lan|wan] [--no-mdns] [--offline]",
+	"serve": {use: "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR:PORT ...] [--relay ADDR:PORT ...] [--profile lan|wan] [--no-mdns] [--offline] [--advisories-every DURATION] [--advisories-api-url URL]",
 		example: `  noroshi serve
   noroshi serve --join 10.0.0.5:7946
+  GITHUB_TOKEN=ghp_... noroshi serve --advisories-every 6h                            # GitHub security advisories, unattended
   noroshi serve --profile wan --advertise 203.0.113.5:7946 --join 198.51.100.7:7946   # a relay
   noroshi --home ./second serve --bind 127.0.0.1:7956 --join 127.0.0.1:7946           # a second peer on this machine`},
 	"peers": {long: `List the peers of a running noroshi serve (or the desktop app) on this
@@ -169,6 +170,40 @@ mesh only, or alone.`,
 	"import": {long: `Import a bundle file written by noroshi export: every envelope is verified,
 and what is missing is admitted; importing twice changes nothing.`,
 		example: `  noroshi import /media/usb/noroshi.bundle`},
+	"stix": {long: `STIX 2.1 in and out, for the tools security teams already run (MISP,
+OpenCTI, TIPs): export writes one bundle, import turns a bundle into posts.
+STIX 2.1 形式での書き出しと取り込み。TLP:RED は書き出されません。`,
+		example: `  noroshi stix export --out games.json
+  noroshi stix import partner-bundle.json --dry-run`},
+	"stix export": {use: "export [--tlp-max clear|green|amber|amber+strict] [--since TIME] [--out FILE] [--force]",
+		long: `Write one STIX 2.1 bundle of what this device can read: the
+organisations that wrote it as identities, the TLP 2.0 marking definitions,
+a report per post, an indicator per structured indicator, a note per
+comment, a sighting where a member of another organisation commented an
+indicator back ("we saw it too"), an incident per incident (TLP:AMBER).
+IDs are stable: the same post has the same STIX ID on every device.
+Only what is marked up to --tlp-max (GREEN unless asked) leaves; TLP:RED,
+exercise posts and observation notices never do.
+読める投稿・コメント・インシデントを STIX 2.1 バンドルに書き出します。
+--tlp-max までの TLP のみ(既定 GREEN)。RED と演習は書き出しません。`,
+		example: `  noroshi stix export --out games.json
+  noroshi stix export --tlp-max amber --since 24h --out today.json
+  noroshi stix export --tlp-max clear | jq '.objects | length'`},
+	"stix import": {use: "import FILE [--tlp clear|green|amber|amber+strict] [--type TYPE] [--tag TAG] [--dry-run]",
+		long: `Turn a STIX 2.1 bundle into posts: each report is a post, with the objects
+it refers to (indicators, vulnerabilities, notes, sightings, malware,
+attack patterns, campaigns) as its context; simple indicator patterns
+become structured indicators, others stay as text. Objects no report
+refers to are posts of their own where they make sense. Importing again,
+on any device, updates instead of duplicating: a newer modified time
+posts a new version, the same or an older one is skipped.
+TLP: the bundle's TLP 2.0 marking; TLP 1.0 read as its 2.0 twin (WHITE is
+CLEAR); no marking is AMBER; several, the most restrictive; --tlp sets it.
+STIX 2.1 バンドルを投稿として取り込みます。同じ STIX ID は更新として扱い、
+重複しません。マーキングがなければ TLP:AMBER になります。`,
+		example: `  noroshi stix import partner-bundle.json --dry-run
+  noroshi stix import partner-bundle.json --tag caution
+  noroshi stix import feed.json --tlp green --type alert --json`},
 	"version": {long: `Print the version of this noroshi binary.`,
 		example: `  noroshi version`},
 }

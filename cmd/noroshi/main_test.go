@@ -62,6 +62,7 @@ func TestScripts(t *testing.T) {
 			"capture":    cmdCapture,
 			"eventually": cmdEventually,
 			"freeport":   cmdFreeport,
+			"ghsaserve":  cmdGHSAServe,
 			"jsonget":    cmdJSONGet,
 			"jsoneq":     cmdJSONEq,
 			"lines":      cmdLines,

@@ -163,6 +163,8 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
 		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
+	root.AddCommand(c.stixCmd())
+	root.AddCommand(c.advisoriesCmd())
 	applyHelp(root)
 	return root
 }

@@ -17,6 +17,7 @@ import (
 
 func (c *cli) serveCmd() *cobra.Command {
 	var nf netFlags
+	var af advisoryFlags
 	cmd := &cobra.Command{
 		Use:   "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR ...] [--relay ADDR ...] [--profile lan|wan] [--no-mdns]",
 		Short: "Run this device headless as a peer or relay; the CLI talks to it over the control socket",
@@ -31,7 +32,9 @@ anti-entropy with a random peer every few seconds, and sync streams to the
 relays given by --relay. Peers on the same LAN are found by mDNS unless
 --no-mdns is given (what mDNS shows to the LAN: that a Noroshi node runs at
 this address and port, nothing of the community). A device whose role is relay keeps every payload it
-cannot read, and forwards it. --offline holds the home with no network.`,
+cannot read, and forwards it. --offline holds the home with no network.
+--advisories-every imports GitHub security advisories on a schedule, as
+noroshi advisories import does (GITHUB_TOKEN is sent when set).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.env.held != nil {
@@ -82,7 +85,9 @@ cannot read, and forwards it. --offline holds the home with no network.`,
 			defer stop()
 			fmt.Fprintf(c.env.stderr, "noroshi: serving %s (control socket %s)\n", a.Home(), filepath.Join(a.Home(), app.SocketName))
 			stopReads := a.HoldReadReceipts()
+			waitAdvisories := c.scheduleAdvisories(ctx, a, af)
 			<-ctx.Done()
+			waitAdvisories()
 			if err := stopReads(); err != nil {
 				fmt.Fprintf(c.env.stderr, "noroshi: read receipts not sent: %s\n", phrase(err))
 			}
@@ -91,6 +96,7 @@ cannot read, and forwards it. --offline holds the home with no network.`,
 		},
 	}
 	nf.register(cmd.Flags())
+	af.register(cmd.Flags())
 	return cmd
 }
 
