@@ -741,6 +741,9 @@ func (u *UI) close() {
 		u.net.Close()
 	}
 	u.stopReads()
+	if u.sync != nil {
+		u.sync.feed.stop()
+	}
 	u.a.Close()
 	u.cfg.holding(u.a.Home(), false)
 }

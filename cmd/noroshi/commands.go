@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -941,76 +940,6 @@ func (c *cli) versionCmd() *cobra.Command {
 			}
 			fmt.Fprintf(c.out(), "noroshi %s\n", v)
 			return nil
-		},
-	}
-}
-
-func (c *cli) exportCmd() *cobra.Command {
-	var out string
-	var force bool
-	cmd := &cobra.Command{
-		Use:   "export --out FILE",
-		Short: "Write every envelope this device holds to a bundle file, for an air gap",
-		Long: `export writes a bundle: this device's envelopes, for carrying to a device
-that cannot sync (USB stick, air gap). The certificates and key grants open
-with any community key a member ever held, so a member that only receives
-bundles crosses a revocation; the records are encrypted to the current
-community key. TLP:RED payloads stay sealed to their recipients: an
-importing device keeps them only if it is one of them.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if out == "" {
-				return fmt.Errorf("%w: give --out FILE", app.ErrInvalid)
-			}
-			return c.withApp(func(a *app.App) error {
-				var buf bytes.Buffer
-				n, err := a.ExportBundle(&buf)
-				if err != nil {
-					return err
-				}
-				if err := c.writeOutput(out, buf.Bytes(), force); err != nil {
-					return err
-				}
-				return c.emit(map[string]any{"envelopes": n, "bytes": buf.Len(), "file": out}, func(w io.Writer) {
-					fmt.Fprintf(w, "%s, %s\n", plural(n, "envelope", "envelopes"), plural(buf.Len(), "byte", "bytes"))
-				})
-			})
-		},
-	}
-	cmd.Flags().StringVar(&out, "out", "", "bundle file to write")
-	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
-	return cmd
-}
-
-func (c *cli) importCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "import BUNDLE",
-		Short: "Import a bundle file: every envelope is verified; importing twice changes nothing",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			b, err := c.readInput(args[0], 4<<30)
-			if err != nil {
-				return err
-			}
-			return c.withApp(func(a *app.App) error {
-				// Progress on one line, only where it is a terminal: a
-				// log gets no carriage returns.
-				live := !c.o.json && isTerminal(c.env.stderr)
-				r, err := a.ImportBundle(b, func(done, total int) {
-					if live {
-						fmt.Fprintf(c.env.stderr, "\rimporting %d/%d", done, total)
-					}
-				})
-				if live {
-					fmt.Fprintln(c.env.stderr)
-				}
-				if err != nil {
-					return err
-				}
-				return c.emit(r, func(w io.Writer) {
-					fmt.Fprintf(w, "%s: %d new, %d already here, %d waiting for others, %d refused\n", plural(r.Envelopes, "envelope", "envelopes"), r.Admitted, r.Duplicates, r.Waiting, r.Refused)
-				})
-			})
 		},
 	}
 }

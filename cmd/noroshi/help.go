@@ -153,7 +153,7 @@ the entry for --role is added, replaced, or with --remove removed.`,
   noroshi contact list --search electricity --json`},
 	"demo": {example: `  noroshi demo
   NOROSHI_PASSPHRASE=` + app.DemoPassphrase + ` noroshi --home ~/.local/share/noroshi-demo feed`},
-	"serve": {use: "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR:PORT ...] [--relay ADDR:PORT ...] [--profile lan|wan] [--no-mdns] [--offline] [--advisories-every DURATION] [--advisories-api-url URL]",
+	"serve": {use: "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR:PORT ...] [--relay ADDR:PORT ...] [--profile lan|wan] [--no-mdns] [--offline] [--advisories-every DURATION] [--advisories-api-url URL] [--indicators-bind ADDR:PORT]",
 		example: `  noroshi serve
   noroshi serve --join 10.0.0.5:7946
   GITHUB_TOKEN=ghp_... noroshi serve --advisories-every 6h                            # GitHub security advisories, unattended
@@ -165,11 +165,47 @@ lacked; and the connectivity: connected to a coordinator or relay, local
 mesh only, or alone.`,
 		example: `  noroshi peers
   noroshi peers --json`},
-	"export": {use: "export --out FILE [--force]",
-		example: `  noroshi export --out /media/usb/noroshi.bundle`},
-	"import": {long: `Import a bundle file written by noroshi export: every envelope is verified,
-and what is missing is admitted; importing twice changes nothing.`,
-		example: `  noroshi import /media/usb/noroshi.bundle`},
+	"export": {use: "export --out FILE [--for DEVICE|REQUEST_FILE] [--since MARK|MARK_FILE] [--expires 28d] [--force]",
+		long: `Write a bundle file for a device that cannot sync (USB stick, air gap).
+What it holds: this device's envelopes, every one verified again on import.
+Certificates and key grants open with any community key a member ever held
+(so a member that only receives bundles crosses a revocation); the records
+open with the current community key. TLP:RED posts travel too, still sealed
+to their named recipients: only those devices can read them.
+
+--for seals the whole bundle to one device (its device ID, its person, or
+the join request file it made): no other device can open it.
+--since writes only what the receiving device lacks: give the mark its last
+import printed (or noroshi mark shows), or the file import --mark-out wrote.
+A bundle expires (28 days unless --expires says otherwise); import refuses
+it after that unless --force. The expiry is signed and sealed inside.
+バンドル（エアギャップ用ファイル）を書き出します。--for で1台の端末だけに、
+--since で相手のマーク以降の差分だけを書き出します。`,
+		example: `  noroshi export --out /media/usb/noroshi.bundle
+  noroshi export --out /media/usb/venue.bundle --for venue-laptop.request --expires 7d
+  noroshi export --out /media/usb/daily.bundle --since /media/usb/venue.mark
+  noroshi export --out /media/usb/daily.bundle --since nm1.SrVMfGxhxBMByENA...`},
+	"import": {use: "import BUNDLE [--force] [--mark-out FILE]",
+		long: `Import a bundle file written by noroshi export. The whole file is checked
+first (damaged, truncated, altered, expired, of another community, sealed to
+another device: nothing is stored); then every envelope is verified as if
+a peer had sent it and what is missing is admitted. Importing twice changes
+nothing. It ends with a table (added, already held, waiting, refused by
+reason) and this device's mark: carry it back (or write it with --mark-out)
+so the next export (--since) holds only what this device lacks.
+バンドルを取り込みます。最後に表と、次の書き出しに使うマークを表示します。`,
+		example: `  noroshi import /media/usb/noroshi.bundle
+  noroshi import /media/usb/daily.bundle --mark-out /media/usb/venue.mark
+  noroshi import old.bundle --force     # past its expiry, and known to be current
+  noroshi import /media/usb/daily.bundle --json`},
+	"mark": {use: "mark [--out FILE]",
+		long: `Print this device's mark: a short summary of what it holds (each author's
+chain, as far as it is complete here). The device that writes the next
+bundle for this one gives it to noroshi export --since and leaves out what
+this device has. noroshi import prints it too.
+この端末のマーク（保持している内容の要約）を表示します。`,
+		example: `  noroshi mark
+  noroshi mark --out /media/usb/venue.mark`},
 	"stix": {long: `STIX 2.1 in and out, for the tools security teams already run (MISP,
 OpenCTI, TIPs): export writes one bundle, import turns a bundle into posts.
 STIX 2.1 形式での書き出しと取り込み。TLP:RED は書き出されません。`,

@@ -162,7 +162,8 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 	root.AddCommand(c.initCmd(), c.communityCmd(), c.orgCmd(), c.requestCmd(), c.endorseCmd(), c.inviteCmd(), c.joinCmd(),
 		c.whoamiCmd(), c.memberCmd(), c.postCmd(), c.feedCmd(), c.showCmd(), c.readCmd(), c.commentCmd(),
 		c.bookmarkCmd(), c.retractCmd(), c.attachmentCmd(), c.incidentCmd(), c.contactCmd(), c.demoCmd(),
-		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.versionCmd())
+		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.markCmd(), c.versionCmd())
+	root.AddCommand(c.indicatorsCmd())
 	root.AddCommand(c.stixCmd())
 	root.AddCommand(c.advisoriesCmd())
 	applyHelp(root)

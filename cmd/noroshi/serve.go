@@ -18,6 +18,7 @@ import (
 func (c *cli) serveCmd() *cobra.Command {
 	var nf netFlags
 	var af advisoryFlags
+	var feedBind, feedTLP string
 	cmd := &cobra.Command{
 		Use:   "serve [--bind ADDR:PORT] [--advertise ADDR:PORT] [--join ADDR ...] [--relay ADDR ...] [--profile lan|wan] [--no-mdns]",
 		Short: "Run this device headless as a peer or relay; the CLI talks to it over the control socket",
@@ -34,7 +35,10 @@ relays given by --relay. Peers on the same LAN are found by mDNS unless
 this address and port, nothing of the community). A device whose role is relay keeps every payload it
 cannot read, and forwards it. --offline holds the home with no network.
 --advisories-every imports GitHub security advisories on a schedule, as
-noroshi advisories import does (GITHUB_TOKEN is sent when set).`,
+noroshi advisories import does (GITHUB_TOKEN is sent when set).
+--indicators-bind serves the indicator feed (blocklists and TAXII 2.1,
+HTTPS) beside the relay, as noroshi indicators serve does, and keeps it
+current with the community.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.env.held != nil {
@@ -75,6 +79,19 @@ noroshi advisories import does (GITHUB_TOKEN is sent when set).`,
 				defer nw.Close()
 				fmt.Fprintf(c.env.stderr, "noroshi: gossip on %s, sync on %s\n", nw.GossipAddr(), nw.SyncAddr())
 			}
+			if feedBind != "" {
+				tlp, err := parseTLPMax(feedTLP)
+				if err != nil {
+					return err
+				}
+				opts := app.FeedOptions{TLPMax: tlp}
+				fs, err := a.StartIndicatorFeed(feedBind, opts)
+				if err != nil {
+					return err
+				}
+				defer fs.Close()
+				printFeed(c.env.stderr, fs, opts, len(a.FeedTokens()))
+			}
 			ls, err := listenLocal(a, c.env.workFactor, nw)
 			if err != nil {
 				return err
@@ -97,6 +114,8 @@ noroshi advisories import does (GITHUB_TOKEN is sent when set).`,
 	}
 	nf.register(cmd.Flags())
 	af.register(cmd.Flags())
+	cmd.Flags().StringVar(&feedBind, "indicators-bind", "", "also serve the indicator feed (HTTPS) on this address and port, e.g. 192.0.2.10:8443")
+	cmd.Flags().StringVar(&feedTLP, "indicators-tlp-max", "green", "the most restricted marking the indicator feed serves: clear, green, amber or amber+strict")
 	return cmd
 }
 
