@@ -37,6 +37,11 @@ type App struct {
 	vkey    *crypto.ViewKey
 	folded  uint64
 	removed uint64
+	// exportGen moves whenever the views change in a way that what leaves
+	// for machines (the indicator feed, TAXII) may change: a post, comment,
+	// incident, profile, certificate or removal folded; not a read
+	// receipt, which arrives every minute from every reading member.
+	exportGen uint64
 
 	// walkedSince counts view records read since the store's pages were
 	// last released; release releases them when the process is idle (see

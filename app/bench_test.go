@@ -350,3 +350,51 @@ func BenchmarkMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIndicatorFeedRebuild measures what a poll of the indicator feed
+// costs after a post arrived (the blocklists and the TAXII collection read
+// again), on a home of NOROSHI_BENCH_POSTS posts (10,000 unless set), each
+// carrying an indicator: against reading every post's summary once (the
+// full feed, page by page), measured in the same run.
+func BenchmarkIndicatorFeedRebuild(b *testing.B) {
+	n := 10_000
+	if v, err := strconv.Atoi(os.Getenv("NOROSHI_BENCH_POSTS")); err == nil && v > 0 {
+		n = v
+	}
+	a := benchOpen(b, benchHome(b, n))
+	defer a.Close()
+	start := time.Now()
+	for before := ""; ; {
+		page := a.Feed(FeedFilter{Before: before, Limit: 500})
+		if len(page) == 0 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	walk := time.Since(start)
+	var blocklists, taxii time.Duration
+	var taxiiBytes uint64
+	for b.Loop() {
+		t0 := time.Now()
+		a.feedSnapshot(TLPAmber, nil)
+		t1 := time.Now()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		objs, err := a.taxiiObjects(TLPAmber)
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.ReadMemStats(&m1)
+		taxii += time.Since(t1)
+		blocklists += t1.Sub(t0)
+		taxiiBytes = m1.TotalAlloc - m0.TotalAlloc
+		_ = objs
+	}
+	runs := float64(b.N)
+	b.ReportMetric(float64(blocklists.Milliseconds())/runs, "blocklists-ms")
+	b.ReportMetric(float64(taxii.Milliseconds())/runs, "taxii-ms")
+	b.ReportMetric(float64(taxiiBytes)/(1<<20), "taxii-alloc-MiB")
+	b.ReportMetric(float64(walk.Milliseconds()), "full-feed-ms")
+	b.ReportMetric(blocklists.Seconds()/runs/walk.Seconds(), "blocklists/full-feed")
+	b.ReportMetric(taxii.Seconds()/runs/walk.Seconds(), "taxii/full-feed")
+}

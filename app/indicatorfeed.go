@@ -140,8 +140,9 @@ func (a *App) FeedIndicators(tlpMax TLP, kind IndicatorKind) ([]FeedIndicator, e
 	return out, nil
 }
 
-// feedCursor is how far the views had folded when a snapshot was read.
-type feedCursor struct{ folded, removed uint64 }
+// feedCursor is the views' export generation (App.exportGen) when a
+// snapshot was read: read receipts do not move it.
+type feedCursor struct{ gen uint64 }
 
 // indicatorSnapshot is what the feed serves at one TLP limit, as read at
 // one cursor of the views.
@@ -159,7 +160,7 @@ func (a *App) feedSnapshot(tlpMax TLP, prev *indicatorSnapshot) *indicatorSnapsh
 	var snap *indicatorSnapshot
 	walked := 0
 	a.read(func(t *vtx) error {
-		cur := feedCursor{a.folded, a.removed}
+		cur := feedCursor{a.exportGen}
 		if prev != nil && prev.cur == cur && prev.tlpMax == tlpMax {
 			snap = prev
 			return nil

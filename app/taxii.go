@@ -84,7 +84,7 @@ func (s *taxiiServer) objects() ([]taxiiObject, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.a.mu.RLock()
-	cur := feedCursor{s.a.folded, s.a.removed}
+	cur := feedCursor{s.a.exportGen}
 	s.a.mu.RUnlock()
 	if s.have && cur == s.cur {
 		return s.objs, nil

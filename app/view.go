@@ -454,6 +454,7 @@ func (a *App) foldLocked() error {
 // view transaction (the keys and directory it added in memory were not
 // committed), and returns err.
 func (a *App) reloadAfter(err error) error {
+	a.exportGen++
 	folded, removed, oerr := a.openViews()
 	if oerr == nil {
 		a.folded, a.removed = folded, removed
@@ -596,6 +597,9 @@ func (t *vtx) unlock(id envelope.Hash, epochs []crypto.EpochID) error {
 func (t *vtx) fold(e *envelope.Envelope, trust *crypto.Trust) ([]crypto.EpochID, error) {
 	a := t.a
 	h := e.Header
+	if h.Class != envelope.ClassSealed {
+		a.exportGen++ // a certificate may change who counts as what
+	}
 	switch h.Class {
 	case envelope.ClassCertificate:
 		c, err := crypto.DecodeCertificate(e.Payload)
@@ -777,6 +781,9 @@ func (a *App) myPerson(trust *crypto.Trust) crypto.ID16 {
 func (t *vtx) record(v *viewRec, plain []byte, trust *crypto.Trust) error {
 	r := v.rec
 	id := v.id
+	if r.Reads == nil && r.Chunk == nil {
+		t.a.exportGen++
+	}
 	switch {
 	case r.Chunk != nil:
 		// Attachment parts are read from the store when saved.
@@ -967,6 +974,7 @@ func (t *vtx) markRead(post envelope.Hash) error {
 // its payload leaves the store), and the retraction is kept to say who
 // retracted it, when and why.
 func (t *vtx) retract(v *viewRec) error {
+	t.a.exportGen++
 	if err := t.put(v, nil); err != nil {
 		return err
 	}
@@ -983,6 +991,7 @@ func (t *vtx) retract(v *viewRec) error {
 
 // remove takes an envelope the store removed out of the views.
 func (t *vtx) remove(id envelope.Hash) error {
+	t.a.exportGen++
 	v := t.get(id)
 	if err := t.unlock(id, nil); err != nil {
 		return err
