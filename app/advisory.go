@@ -611,7 +611,7 @@ func (imp *advisoryImport) page(advs []*github.GlobalSecurityAdvisory, cve strin
 		imp.seen[f.GHSA] = f.Updated
 		d := draftOfAdvisory(g, f, imp.o)
 		item.Title = d.Title
-		h, held := imp.a.SourceHeld(d.Source.ID)
+		h, held := imp.a.SourceHeld(d.Source.ID, d.TLP)
 		item.Post = h.Post
 		switch {
 		case held && h.Modified.Equal(f.Updated):
@@ -646,7 +646,7 @@ func (imp *advisoryImport) post(drafts []PostDraft, at []int) error {
 		for i := range n {
 			it := &imp.res.Items[at[i]]
 			imp.count(it.Action)
-			if h, ok := imp.a.SourceHeld(drafts[i].Source.ID); ok {
+			if h, ok := imp.a.SourceHeld(drafts[i].Source.ID, drafts[i].TLP); ok {
 				it.Post = h.Post
 			}
 		}

@@ -304,6 +304,7 @@ func TestAdvisoryFilters(t *testing.T) {
 
 	o = gh.opts("revised")
 	o.CVEs = []string{"cve-2021-44228", "CVE-2024-41992"}
+	o.TLP = TLPGreen // as imported above: a version at another TLP is another post
 	o.DryRun = true
 	n := len(gh.requests())
 	res = mustImport(t, c.centre, o)

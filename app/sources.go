@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode"
 
+	"noroshi/crypto"
 	"noroshi/crypto/envelope"
 )
 
@@ -27,15 +28,19 @@ import (
 // versions shows the same one, whatever order they arrived in. A Modified
 // later than the version's own clock (plus sourceSkew) counts as that
 // clock: a version dated in the future does not stay on top over the
-// real revisions that follow it. Sources are kept apart by exercise (an
-// exercise's import is not a version of the real one), and a post to an
+// real revisions that follow it (nor before 1970). Sources are kept apart
+// by exercise (an exercise's import is not a version of the real one) and
+// by audience (the community, or the organisations and people a version
+// is sealed to: a version few can read never hides the one the community
+// reads, and the comments of a group's versions, shown together, are all
+// for the same readers), and a post to an
 // organisation's observation channel is never a version of anything (a
 // member who may not post there cannot hide a source behind a post only
 // coordinators may write).
 //
 // The views keep, per source:
 //
-//	sources  term(source=exercise NUL id) || feedKey -> sealed(u64 effective Modified, unix ns)
+//	sources  term(source=exercise NUL audience NUL id) || feedKey -> sealed(u64 effective Modified, unix ns)
 //
 // and only the version shown is in the feed, its filters and the unread
 // list; every version is in the search slices (search.go skips posts that
@@ -64,6 +69,8 @@ func checkSource(s *PostSource) error {
 		return fmt.Errorf("%w: source ID %q: no spaces or control characters", ErrInvalid, s.ID)
 	case s.Modified.IsZero():
 		return fmt.Errorf("%w: source %s has no revision time", ErrInvalid, s.ID)
+	case s.Modified.Before(sourceEpoch) || s.Modified.Year() > 9999:
+		return fmt.Errorf("%w: source %s: revision time %s is not a real date (1970 to 9999)", ErrInvalid, s.ID, s.Modified.UTC().Format(time.RFC3339))
 	case len(s.URL) > 2048:
 		return fmt.Errorf("%w: source %s: a URL of %d bytes, at most 2048", ErrInvalid, s.ID, len(s.URL))
 	}
@@ -80,15 +87,53 @@ func sourceOf(v *viewRec) string {
 	if p.Source == nil || p.Source.ID == "" || p.Channel == ChannelObservation {
 		return ""
 	}
-	return v.rec.Exercise + "\x00" + p.Source.ID
+	return sourceGroup(v.rec.Exercise, audienceKey(p.TLP, p.ToOrgs, p.ToPersons), p.Source.ID)
 }
 
+// sourceGroup names a source group: versions of one source, in one
+// exercise (or none), for one audience.
+func sourceGroup(exercise, audience, id string) string {
+	return exercise + "\x00" + audience + "\x00" + id
+}
+
+// audienceKey names who a version is sealed to: the community, or the
+// organisations and people it names (a RED version names people, an
+// AMBER+STRICT one organisations). Only versions for the same readers
+// replace each other: a version sealed to a few never hides the one the
+// community reads, where nobody else could see or retract it. Versions
+// the whole community reads replace each other whatever their TLP, so
+// that a partner's revision that relaxes or tightens its marking updates
+// the post (every member sees that version, and a coordinator can
+// retract it).
+func audienceKey(tlp TLP, orgs, persons []crypto.ID16) string {
+	if len(orgs) == 0 && len(persons) == 0 {
+		return "community"
+	}
+	var b strings.Builder
+	for _, ids := range [][]crypto.ID16{orgs, persons} {
+		hexes := make([]string, 0, len(ids))
+		for _, id := range ids {
+			hexes = append(hexes, fmt.Sprintf("%x", id[:]))
+		}
+		slices.Sort(hexes)
+		b.WriteString("|" + strings.Join(slices.Compact(hexes), ","))
+	}
+	return b.String()
+}
+
+// sourceEpoch is the earliest revision time a source may name: before it,
+// a time in nanoseconds does not fit (and no outside source is that old).
+var sourceEpoch = time.Unix(0, 0)
+
 // effectiveModified is a version's Modified, no later than its own clock
-// plus sourceSkew.
+// plus sourceSkew and no earlier than 1970.
 func effectiveModified(v *viewRec) int64 {
 	m := v.rec.Post.Source.Modified
 	if limit := wallTime(v.clock).Add(sourceSkew); m.After(limit) {
 		m = limit
+	}
+	if m.Before(sourceEpoch) {
+		m = sourceEpoch
 	}
 	return m.UnixNano()
 }
@@ -230,11 +275,18 @@ type HeldSource struct {
 func (h HeldSource) Wants(m time.Time) bool { return !m.Equal(h.Modified) && m.After(h.Shown) }
 
 // SourceHeld returns the version this device shows of an outside source (a
-// PostSource ID, outside any exercise); ok is false when it holds none.
-// Importers decide with HeldSource.Wants.
-func (a *App) SourceHeld(id string) (h HeldSource, ok bool) {
+// PostSource ID), among the versions marked tlp with no named recipients
+// (the community; at AMBER+STRICT this device's organisation) and outside
+// any exercise, as importers write them; ok is false when it holds
+// none. Importers decide with HeldSource.Wants.
+func (a *App) SourceHeld(id string, tlp TLP) (h HeldSource, ok bool) {
 	a.read(func(t *vtx) error {
-		vs := t.versions("\x00" + id)
+		// As checkScope scopes a draft with no recipients.
+		var orgs []crypto.ID16
+		if me, err := a.me(); err == nil && tlp == TLPAmberStrict {
+			orgs = []crypto.ID16{me.Org}
+		}
+		vs := t.versions(sourceGroup("", audienceKey(tlp, orgs, nil), id))
 		if len(vs) == 0 {
 			return nil
 		}

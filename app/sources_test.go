@@ -52,11 +52,11 @@ func TestSourceOnePostAcrossDevices(t *testing.T) {
 			t.Fatalf("versions %+v, want 2 with the shown one first", d.Versions)
 		}
 	}
-	if h, ok := c.rail.SourceHeld("ghsa:GHSA-jfh8-c2jp-5v3q"); !ok || h.Post != shown || !h.Modified.Equal(rev1) || !h.Shown.Equal(rev1) ||
+	if h, ok := c.rail.SourceHeld("ghsa:GHSA-jfh8-c2jp-5v3q", TLPClear); !ok || h.Post != shown || !h.Modified.Equal(rev1) || !h.Shown.Equal(rev1) ||
 		h.Wants(rev1) || h.Wants(rev1.Add(-time.Hour)) || !h.Wants(rev1.Add(time.Hour)) {
 		t.Fatalf("SourceHeld = %+v %v, want %s at %v, wanting only newer revisions", h, ok, shown, rev1)
 	}
-	if _, ok := c.rail.SourceHeld("ghsa:GHSA-none"); ok {
+	if _, ok := c.rail.SourceHeld("ghsa:GHSA-none", TLPClear); ok {
 		t.Fatal("SourceHeld says a source nobody imported is held")
 	}
 
@@ -148,7 +148,7 @@ func TestThreatFutureDatedSourceDoesNotStayOnTop(t *testing.T) {
 	// Nor does it stop an importer from posting a real revision: the
 	// future-dated version is shown at its clock.
 	c.centre.Retract(real.ID, "")
-	h, _ := c.centre.SourceHeld("stix:report--1")
+	h, _ := c.centre.SourceHeld("stix:report--1", TLPClear)
 	if h.Modified.Year() != 2099 || h.Shown.Year() == 2099 || !h.Wants(c.clock.Now().Add(-time.Hour)) {
 		t.Fatalf("held %+v: an importer would not post the real revision", h)
 	}
@@ -175,7 +175,7 @@ func TestThreatSourceKeptApart(t *testing.T) {
 	if got := feedTitles(c.centre, ""); len(got) != 3 {
 		t.Fatalf("feed %v, want the real post, the exercise and the observation", got)
 	}
-	if h, _ := c.centre.SourceHeld("ghsa:GHSA-cccc"); !h.Modified.Equal(mod) {
+	if h, _ := c.centre.SourceHeld("ghsa:GHSA-cccc", TLPClear); !h.Modified.Equal(mod) {
 		t.Fatalf("SourceHeld %v, want the real import's %v", h.Modified, mod)
 	}
 }

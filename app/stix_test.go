@@ -468,7 +468,7 @@ func TestSTIXReimport(t *testing.T) {
 	if err != nil || len(dry.Updated) != 1 || !dry.DryRun {
 		t.Fatalf("dry run: %+v %v", dry, err)
 	}
-	if h, _ := c.rail.SourceHeld("stix:report--84e4d88f-44ea-4bcd-bbf3-b2c1c320bcb3"); !h.Modified.Equal(time.Date(2021, 7, 2, 0, 0, 0, 0, time.UTC)) {
+	if h, _ := c.rail.SourceHeld("stix:report--84e4d88f-44ea-4bcd-bbf3-b2c1c320bcb3", TLPGreen); !h.Modified.Equal(time.Date(2021, 7, 2, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("held revision %v after a dry run", h.Modified)
 	}
 }

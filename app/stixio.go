@@ -807,7 +807,7 @@ func (a *App) ImportSTIX(b []byte, opts STIXImportOptions) (STIXImportResult, er
 			res.Skipped = append(res.Skipped, item)
 			continue
 		}
-		held, ok := a.SourceHeld(d.Source.ID)
+		held, ok := a.SourceHeld(d.Source.ID, d.TLP)
 		if ok && !held.Wants(d.Source.Modified) {
 			item.Post, item.Reason = held.Post, STIXHeld
 			item.Detail = "held at revision " + stix.FormatTime(held.Modified)
@@ -840,7 +840,7 @@ func (a *App) ImportSTIX(b []byte, opts STIXImportOptions) (STIXImportResult, er
 			res.Skipped = append(res.Skipped, item)
 			continue
 		case !opts.DryRun:
-			held, _ := a.SourceHeld(drafts[i].Source.ID)
+			held, _ := a.SourceHeld(drafts[i].Source.ID, drafts[i].TLP)
 			items[i].Post = held.Post
 		}
 		if updates[i] {
