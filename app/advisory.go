@@ -522,7 +522,7 @@ func (imp *advisoryImport) failed(ctx context.Context, resp *github.Response, er
 		// go-github answers without asking when an earlier answer said no
 		// request was left: its Rate says until when.
 		reset := rateReset(rl.Response, now)
-		if reset.IsZero() && !rl.Rate.Reset.IsZero() {
+		if reset.IsZero() && !rl.Rate.Reset.IsZero() && !rl.Rate.Reset.After(now.Add(MaxRateLimitWait)) {
 			reset = rl.Rate.Reset.UTC()
 		}
 		return &RateLimitError{Host: host, Reset: reset, Kept: imp.kept(), Token: imp.o.Token != ""}
@@ -558,16 +558,23 @@ func isRateLimit(r *http.Response) bool {
 	return false
 }
 
+// MaxRateLimitWait bounds how far ahead a rate limit's reset is believed:
+// GitHub's limits reset within the hour, and a server that says "in a
+// year" (or in 30,000 years, past what a time.Duration holds) is not
+// believed; RateLimitError.Reset is zero then.
+const MaxRateLimitWait = 24 * time.Hour
+
 // rateReset reads when a rate-limited client may try again: Retry-After
-// (seconds from now), else X-RateLimit-Reset (Unix seconds).
+// (seconds from now), else X-RateLimit-Reset (Unix seconds); zero when
+// neither says, or says more than MaxRateLimitWait ahead.
 func rateReset(r *http.Response, now time.Time) time.Time {
 	if r == nil {
 		return time.Time{}
 	}
-	if s, err := strconv.ParseInt(r.Header.Get("Retry-After"), 10, 64); err == nil && s >= 0 && s < 1<<31 {
+	if s, err := strconv.ParseInt(r.Header.Get("Retry-After"), 10, 64); err == nil && s >= 0 && s <= int64(MaxRateLimitWait/time.Second) {
 		return now.Add(time.Duration(s) * time.Second).Truncate(time.Second)
 	}
-	if s, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil && s > 0 && s < 1<<40 {
+	if s, err := strconv.ParseInt(r.Header.Get("X-RateLimit-Reset"), 10, 64); err == nil && s > 0 && s <= now.Add(MaxRateLimitWait).Unix() {
 		return time.Unix(s, 0).UTC()
 	}
 	return time.Time{}
@@ -706,6 +713,17 @@ func orUnknown(s string) string {
 	return s
 }
 
+// advisoryTime reads one of an advisory's times: zero when absent or
+// before 1970. The revision time decides which version of the advisory's
+// post every device shows; the server's date in 1600 would otherwise pin
+// a version against every later real revision.
+func advisoryTime(t *github.Timestamp) time.Time {
+	if t == nil || t.Before(time.Unix(0, 0)) {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
 // advisoryFields keeps what a post carries of an advisory, each field
 // cleaned and bounded. An advisory without a valid GHSA ID or a revision
 // time is refused.
@@ -721,15 +739,7 @@ func advisoryFields(g *github.GlobalSecurityAdvisory) (*AdvisoryFields, error) {
 	if !slices.Contains(advisorySeverities, f.Severity) {
 		f.Severity = "unknown"
 	}
-	if g.PublishedAt != nil {
-		f.Published = g.PublishedAt.UTC()
-	}
-	if g.UpdatedAt != nil {
-		f.Updated = g.UpdatedAt.UTC()
-	}
-	if g.WithdrawnAt != nil {
-		f.Withdrawn = g.WithdrawnAt.UTC()
-	}
+	f.Published, f.Updated, f.Withdrawn = advisoryTime(g.PublishedAt), advisoryTime(g.UpdatedAt), advisoryTime(g.WithdrawnAt)
 	if f.Updated.IsZero() {
 		f.Updated = f.Published
 	}
@@ -737,7 +747,7 @@ func advisoryFields(g *github.GlobalSecurityAdvisory) (*AdvisoryFields, error) {
 	case !ghsaPattern.MatchString(f.GHSA):
 		return f, fmt.Errorf("malformed: no valid GHSA ID (%q)", clip(f.GHSA, 64))
 	case f.Updated.IsZero():
-		return f, errors.New("malformed: no updated_at or published_at")
+		return f, errors.New("malformed: no updated_at or published_at (or one before 1970)")
 	}
 	addCVE := func(s string) {
 		s = strings.ToUpper(strings.TrimSpace(s))

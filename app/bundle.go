@@ -44,7 +44,9 @@ import (
 // exporting device, holds the bundle ID, when the bundle expires and the
 // SHA-256 of the sealed records section: a bit changed anywhere, a section
 // swapped in from another bundle, or an expiry edited is refused before
-// anything is stored.
+// anything is stored. A bundle made since a mark (ExportOptions.Since)
+// carries that mark in the signed meta too: the mark travels unsigned, and
+// the receiver compares it with what it holds (ErrMarkAhead).
 //
 // So a member cut off from the newest epoch (an air-gapped member after a
 // revocation) opens the trust section with a key it holds, admits the
@@ -76,6 +78,13 @@ const (
 // bundle past its expiry: ImportOptions.Force imports it anyway.
 var ErrBundleExpired = errors.New("the bundle has expired")
 
+// ErrMarkAhead is wrapped (with ErrInvalid) by the error of importing a
+// bundle made for a mark that claims more of some author's chain than this
+// device holds: a mark altered on the way (or another device's), which may
+// have left envelopes out. What the bundle held that verifies is imported
+// all the same; ImportResult.MarkAhead names the authors.
+var ErrMarkAhead = errors.New("this bundle was made for a mark that claims more than this device holds")
+
 type bundleMeta struct {
 	V         int             `json:"v"`
 	Type      string          `json:"type"`
@@ -100,6 +109,10 @@ type bundleMeta struct {
 	For *crypto.DeviceID `json:"for,omitempty"`
 	// Since says the bundle holds only what a mark lacked.
 	Since bool `json:"since,omitempty"`
+	// Mark is that mark (trust section): signed with the rest, so that
+	// the receiver sees whether the mark the exporter was given claims
+	// more than it holds (a mark forged on the way, to leave a chain out).
+	Mark string `json:"mark,omitempty"`
 	// Sig is From's signature over the meta without Sig (trust section).
 	Sig []byte `json:"sig,omitempty"`
 }
@@ -153,6 +166,11 @@ type ImportResult struct {
 	ForThisDevice bool `json:"for_this_device,omitempty"`
 	// SinceMark says the bundle holds only what a mark lacked.
 	SinceMark bool `json:"since_mark,omitempty"`
+	// MarkAhead names the authors (person and device, or the ID prefix
+	// of an author this device does not know) of whom the mark the
+	// bundle was made for claims more than this device holds: the bundle
+	// may lack some of their envelopes. Ask the sender for a full export.
+	MarkAhead []string `json:"mark_ahead,omitempty"`
 	// Mark is this device's mark after the import: give it to the next
 	// export (ExportOptions.Since).
 	Mark string `json:"mark,omitempty"`
@@ -343,6 +361,9 @@ func (a *App) Export(w io.Writer, o ExportOptions) (ExportResult, error) {
 	sum := sha256.Sum256(recordsSec)
 	meta.Type, meta.Count, meta.Records = bundleType, len(trust), len(records)
 	meta.Created, meta.Expires, meta.RecordsHash = now.Unix(), now.Add(expiry).Unix(), sum[:]
+	if mark != nil {
+		meta.Mark = strings.TrimSpace(o.Since)
+	}
 	meta.Sig = a.dev.SignBytes(meta.signedBytes())
 	trustSec, err := a.sealBundle(meta, trust, trustAud)
 	if err != nil {
@@ -658,6 +679,12 @@ func (a *App) importSections(sb sectionedBundle, o ImportOptions) (ImportResult,
 			return info, err
 		}
 	}
+	var mark *bundleMark
+	if sb.v >= 3 && meta.Since {
+		if mark, err = decodeMark(meta.Mark, a.store.Community()); err != nil {
+			return ImportResult{}, errBundle("this bundle does not show the mark it was made for (an older Noroshi made it): ask the sender for a full export, not one made since a mark; nothing was imported")
+		}
+	}
 	trust, err := readSection(trustPlain, meta.Count)
 	if err != nil {
 		return ImportResult{}, err
@@ -684,6 +711,7 @@ func (a *App) importSections(sb sectionedBundle, o ImportOptions) (ImportResult,
 	im := &bundleImport{a: a, progress: o.Progress, total: meta.Count + meta.Records, headers: map[envelope.Hash]bool{}, admitted: map[envelope.Hash]bool{}}
 	im.r = info
 	im.r.From = meta.From.String()
+	im.mark = mark
 	for _, e := range trust {
 		if e.Payload == nil && e.Header.Class == envelope.ClassSealed {
 			im.headers[e.ID()] = true
@@ -718,7 +746,73 @@ func (a *App) importSections(sb sectionedBundle, o ImportOptions) (ImportResult,
 		return im.result(), errDamaged
 	}
 	err = im.run(br, func(e *envelope.Envelope) bool { return im.headers[e.ID()] })
-	return im.result(), err
+	r := im.result()
+	if err == nil && len(r.MarkAhead) > 0 {
+		err = fmt.Errorf("%w: %w: %s: ask the sender for a full export, not one made since a mark; what the bundle held was imported",
+			ErrInvalid, ErrMarkAhead, markAheadList(r.MarkAhead))
+	}
+	return r, err
+}
+
+// markAheadList names the first few authors of ImportResult.MarkAhead.
+func markAheadList(names []string) string {
+	const show = 3
+	if len(names) <= show {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:show], ", "), len(names)-show)
+}
+
+// markAhead names the authors of whom mark m claims a longer chain than
+// this device holds (ImportResult.MarkAhead). A mark this device made
+// does so only for a chain it cut since (a device revoked or forked, or
+// no longer a member), and the first two are not named.
+func (a *App) markAhead(m *bundleMark) []string {
+	if m == nil {
+		return nil
+	}
+	held := map[[markIDLen]byte]uint64{}
+	who := map[[markIDLen]byte]crypto.DeviceID{}
+	for _, h := range a.store.Heads() {
+		p := [markIDLen]byte(h.Author[:markIDLen])
+		if _, ok := who[p]; !ok || h.Seq > held[p] {
+			held[p], who[p] = h.Seq, h.Author
+		}
+	}
+	var ahead [][markIDLen]byte
+	for p, mh := range m.heads {
+		if mh.seq > held[p] && len(a.store.ForkEvidence(p[:])) == 0 {
+			ahead = append(ahead, p)
+		}
+	}
+	if len(ahead) == 0 {
+		return nil
+	}
+	slices.SortFunc(ahead, func(x, y [markIDLen]byte) int { return bytes.Compare(x[:], y[:]) })
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	// This device may have cut the chain of a device revoked (or forked,
+	// above) since its mark was made.
+	cut := map[[markIDLen]byte]bool{}
+	for _, mb := range a.view.trust.Members() {
+		if _, revoked := a.view.trust.Revoked(mb.Device); revoked || mb.Role == crypto.RoleRelay {
+			cut[[markIDLen]byte(mb.Device[:markIDLen])] = true
+		}
+	}
+	ahead = slices.DeleteFunc(ahead, func(p [markIDLen]byte) bool { return cut[p] })
+	var out []string
+	for _, p := range ahead {
+		d, ok := who[p]
+		switch {
+		case !ok:
+			out = append(out, fmt.Sprintf("an author this device does not know (device %x)", p[:6]))
+		case strings.HasPrefix(a.view.deviceLabel(d), "("):
+			out = append(out, "device "+d.Short())
+		default:
+			out = append(out, fmt.Sprintf("%s (device %s)", a.view.deviceLabel(d), d.Short()))
+		}
+	}
+	return out
 }
 
 // checkTrustMeta checks what format 3 adds to a trust section's meta: the
@@ -933,6 +1027,8 @@ type bundleImport struct {
 	// payloads the records section brings; admitted, those of them (and
 	// any envelope completed) this import counted as new already.
 	headers, admitted map[envelope.Hash]bool
+	// mark is the mark the bundle was made for, if any.
+	mark *bundleMark
 }
 
 // run admits every envelope br holds. An envelope for which completes
@@ -1042,6 +1138,7 @@ func (im *bundleImport) result() ImportResult {
 	for _, n := range im.a.store.Pending() {
 		r.Waiting += n
 	}
+	r.MarkAhead = im.a.markAhead(im.mark)
 	im.a.mu.RLock()
 	if r.From != "" {
 		if d, err := crypto.ParseDeviceID(r.From); err == nil {

@@ -30,7 +30,10 @@ import (
 //
 // The head prefix makes a forked chain never look covered: where the
 // exporter's header at that sequence is another one, the author's whole
-// chain goes in. An author missing from the mark (a mark keeps the
+// chain goes in; so does a chain of which the mark claims more than the
+// exporter holds (a claim it cannot check, and a mark is not signed: the
+// exporter signs the mark it was given into the bundle, and the receiver
+// says where that mark claims more than it holds). An author missing from the mark (a mark keeps the
 // maxMarkAuthors longest chains) goes in whole too. Prefixes keep a mark
 // short; an exporter that holds two authors with the same prefix treats
 // neither as covered. A mark is no secret from the community, but it tells
@@ -201,18 +204,16 @@ func decodeMark(s string, c envelope.Hash) (*bundleMark, error) {
 // sinceMark returns the envelopes of envs (in store order) that the device
 // of mark m lacks: each author's envelopes after the sequence the mark
 // covers, every envelope of an author the mark does not cover (or covers
-// with another head, a fork), and the envelopes it holds without their
-// payload. It returns how many were left out.
+// with another head, a fork, or beyond what envs hold), and the envelopes
+// it holds without their payload. It returns how many were left out.
 func sinceMark(envs []*envelope.Envelope, m *bundleMark) ([]*envelope.Envelope, int) {
 	// Which authors does the mark cover, and is the header at its
 	// sequence the one this device holds there?
 	authors := map[[markIDLen]byte]crypto.DeviceID{}
 	ambiguous := map[[markIDLen]byte]bool{}
 	headOK := map[crypto.DeviceID]bool{}
-	top := map[crypto.DeviceID]uint64{}
 	for _, e := range envs {
 		a := crypto.DeviceID(e.Header.Author)
-		top[a] = max(top[a], e.Header.Seq)
 		p := [markIDLen]byte(a[:markIDLen])
 		if prev, ok := authors[p]; ok && prev != a {
 			ambiguous[p] = true
@@ -239,13 +240,14 @@ func sinceMark(envs []*envelope.Envelope, m *bundleMark) ([]*envelope.Envelope, 
 		case e.Header.Seq > mh.seq:
 			out = append(out, e)
 		case !headOK[a]:
-			// Either the mark's device holds a fork of this chain, or it
-			// holds more of it than this device does (its head is
-			// beyond): in the first case the chain goes in whole, as
-			// evidence; in the second nothing of it is needed.
-			if top[a] >= mh.seq {
-				out = append(out, e)
-			}
+			// Either the mark's device holds a fork of this chain (the
+			// chain goes in whole, as evidence), or the mark claims more
+			// of it than this device holds. The mark travels unsigned: a
+			// claim this device cannot check may be forged to leave the
+			// chain out (a coordinator's revocation with it), so the
+			// chain goes in whole too; the receiver counts what it held
+			// already as duplicates.
+			out = append(out, e)
 		}
 	}
 	return out, len(envs) - len(out)

@@ -18,12 +18,14 @@ import (
 
 // Feed tokens are the bearer tokens a firewall, a proxy or a TAXII client
 // shows to the indicator feed (indicatorfeed.go). They are device-local:
-// kept in the store's local values (never replicated), each sealed with the
-// device's view key, and only a SHA-256 hash of each token is kept at all:
-// the token itself is shown once, when it is made. A token is 32 random
-// bytes, so a plain hash is enough (there is nothing to guess), and the
-// hash is no secret: it is kept in clear with its label, so that the tokens
-// outlive a rebuild of the views (and their view key).
+// kept in the store's local values (never replicated, and not sealed: each
+// record, its label and the token's hash, is in clear in the store file),
+// and only a SHA-256 hash of each token is kept at all: the token itself
+// is shown once, when it is made. A token is 32 random bytes, so a plain
+// hash is enough (there is nothing to guess), and the hash is no secret:
+// it is kept in clear, so that the tokens outlive a rebuild of the views
+// (and their view key). The labels name the clients (a firewall's name),
+// in clear too.
 //
 //	local  "feedtoken/" id -> JSON feedTokenRec
 

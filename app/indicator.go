@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // IndicatorKind is the kind of a machine-readable indicator (IoC).
@@ -46,11 +48,22 @@ var (
 func Refang(s string) string { return refanger.Replace(s) }
 
 // ParseIndicator reads one indicator as an analyst would type or paste it,
-// defanged or not, and says what kind it is.
+// defanged or not, and says what kind it is. An indicator holds no
+// character that does not print (a line or paragraph separator such as
+// U+2028 or U+0085, a control or format character, a space of any kind):
+// the blocklists that serve it are read line by line, and by eye. A URL's
+// host holds no "*" or "^", which blocklist consumers read as wildcards.
 func ParseIndicator(s string) (Indicator, error) {
 	v := strings.TrimSpace(Refang(s))
 	if v == "" || len(v) > 2048 || strings.ContainsAny(v, " \t\r\n") {
 		return Indicator{}, fmt.Errorf("%w: indicator %q: give one URL, address, domain, e-mail or hash", ErrInvalid, s)
+	}
+	if !utf8.ValidString(v) {
+		return Indicator{}, fmt.Errorf("%w: indicator %q is not valid UTF-8 text: type it again", ErrInvalid, s)
+	}
+	if i := strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }); i >= 0 {
+		r, _ := utf8.DecodeRuneInString(v[i:])
+		return Indicator{}, fmt.Errorf("%w: indicator %q holds a character that does not print (U+%04X, a line break, control or invisible character): give the indicator alone, as it is written", ErrInvalid, s, r)
 	}
 	if ip := net.ParseIP(v); ip != nil {
 		if ip.To4() != nil {
@@ -71,6 +84,12 @@ func ParseIndicator(s string) (Indicator, error) {
 	if i := strings.Index(v, "://"); i > 0 {
 		u, err := url.Parse(v)
 		if err == nil && u.Host != "" {
+			switch host := u.Hostname(); {
+			case host == "":
+				return Indicator{}, fmt.Errorf("%w: URL %q names no host", ErrInvalid, s)
+			case strings.ContainsAny(host, "*^"):
+				return Indicator{}, fmt.Errorf("%w: URL %q has a wildcard (* or ^) in its host, which a blocklist would read as every matching site: give the one host seen", ErrInvalid, s)
+			}
 			return Indicator{IndicatorURL, v}, nil
 		}
 	}

@@ -62,6 +62,12 @@ type FeedOptions struct {
 	// MaxConns bounds the connections served at once (default 64); more
 	// wait in the listen queue.
 	MaxConns int
+	// MaxConnsPerAddress bounds the connections of one client address
+	// (an IPv6 client's /64) served at once (default 8, at most
+	// MaxConns): more are closed as they come, so that one client holds
+	// no more than its share of MaxConns. A reverse proxy in front of
+	// the feed is one client.
+	MaxConnsPerAddress int
 	// PlainHTTP serves without TLS; allowed on a loopback address only.
 	PlainHTTP bool
 }
@@ -80,6 +86,10 @@ func (o *FeedOptions) fill() error {
 	if o.MaxConns <= 0 {
 		o.MaxConns = 64
 	}
+	if o.MaxConnsPerAddress <= 0 {
+		o.MaxConnsPerAddress = 8
+	}
+	o.MaxConnsPerAddress = min(o.MaxConnsPerAddress, o.MaxConns)
 	return nil
 }
 
@@ -387,6 +397,9 @@ func (h *feedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	isTAXII := path == "/taxii2" || strings.HasPrefix(path, "/taxii2/")
 	if _, ok := h.a.checkFeedToken(bearerToken(r)); !ok {
+		// A client without a token keeps no connection (nor its slot)
+		// open for a next try.
+		w.Header().Set("Connection", "close")
 		w.Header().Add("WWW-Authenticate", `Bearer realm="noroshi-feed"`)
 		w.Header().Add("WWW-Authenticate", `Basic realm="noroshi-feed"`)
 		if isTAXII {
@@ -727,9 +740,13 @@ func plainHTTPRefused(addr string) error {
 
 // StartIndicatorFeedOn serves the feed on ln until Close: HTTPS with the
 // feed's certificate (see FeedCertificate), or with opts.PlainHTTP plain
-// HTTP, which only a loopback listener may serve. The server reads a
-// request's headers within 10 seconds, takes at most 16 KiB of them,
-// serves opts.MaxConns connections at once and reads no request body.
+// HTTP, which only a loopback listener may serve. The server serves
+// opts.MaxConns connections at once, at most opts.MaxConnsPerAddress of
+// one client; a connection must finish its TLS handshake and start its
+// first request within firstByteTimeout of being accepted (so that a
+// client that says nothing holds a slot no longer), a request's headers
+// are read within 10 seconds, at most 16 KiB of them, and no request body
+// is read. A request without a valid token closes its connection.
 func (a *App) StartIndicatorFeedOn(ln net.Listener, opts FeedOptions) (*FeedServer, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
@@ -751,8 +768,19 @@ func (a *App) StartIndicatorFeedOn(ln net.Listener, opts FeedOptions) (*FeedServ
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          log.New(logfWriter(a.cfg.Logf), "indicator feed: ", 0),
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st != http.StateActive {
+				return
+			}
+			if tc, ok := c.(*tls.Conn); ok {
+				c = tc.NetConn()
+			}
+			if lc, ok := c.(*limitConn); ok {
+				lc.started()
+			}
+		},
 	}
-	ln = &limitListener{Listener: ln, sem: make(chan struct{}, opts.MaxConns)}
+	ln = &limitListener{Listener: ln, sem: make(chan struct{}, opts.MaxConns), perAddr: opts.MaxConnsPerAddress, held: map[string]int{}}
 	host := "127.0.0.1"
 	if tcp != nil && !tcp.IP.IsUnspecified() {
 		host = tcp.IP.String()
@@ -805,33 +833,117 @@ func (a *App) ServeIndicatorFeed(ctx context.Context, ln net.Listener, opts Feed
 	return s.err
 }
 
-// limitListener serves at most cap(sem) connections at once: Accept waits
-// for one to close.
+// firstByteTimeout is how long an accepted feed connection has to finish
+// its TLS handshake and send the first bytes of a request.
+const firstByteTimeout = 5 * time.Second
+
+// limitListener serves at most cap(sem) connections at once (Accept waits
+// for one to close), and at most perAddr of one client address (Accept
+// closes more at once). Every connection it returns must start a request
+// within firstByteTimeout.
 type limitListener struct {
 	net.Listener
-	sem chan struct{}
+	sem     chan struct{}
+	perAddr int
+
+	mu   sync.Mutex
+	held map[string]int // connections open, by clientKey
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
 	l.sem <- struct{}{}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.sem
-		return nil, err
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			<-l.sem
+			return nil, err
+		}
+		key := clientKey(c.RemoteAddr())
+		l.mu.Lock()
+		over := l.held[key] >= l.perAddr
+		if !over {
+			l.held[key]++
+		}
+		l.mu.Unlock()
+		if over {
+			c.Close()
+			continue
+		}
+		lc := &limitConn{Conn: c, firstBy: time.Now().Add(firstByteTimeout), release: func() {
+			l.mu.Lock()
+			if l.held[key]--; l.held[key] <= 0 {
+				delete(l.held, key)
+			}
+			l.mu.Unlock()
+			<-l.sem
+		}}
+		c.SetReadDeadline(lc.firstBy) // fails only on a closed connection, which serving finds
+		return lc, nil
 	}
-	return &limitConn{Conn: c, release: func() { <-l.sem }}, nil
 }
 
+// clientKey names a connection's client for the per-address limit: its
+// IPv4 address, or its IPv6 address's /64 (one host's share of a LAN).
+func clientKey(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	if ip4 := tcp.IP.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return tcp.IP.Mask(net.CIDRMask(64, 128)).String()
+}
+
+// limitConn is a connection of a limitListener. Until its first request
+// starts (started), no read deadline it is given goes past firstBy.
 type limitConn struct {
 	net.Conn
 	once    sync.Once
 	release func()
+	firstBy time.Time
+
+	mu    sync.Mutex
+	begun bool
+	want  time.Time // the read deadline last asked for
 }
 
 func (c *limitConn) Close() error {
 	err := c.Conn.Close()
 	c.once.Do(c.release)
 	return err
+}
+
+// SetReadDeadline sets the read deadline, at most firstBy until the first
+// request started.
+func (c *limitConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.want = t
+	if !c.begun && (t.IsZero() || t.After(c.firstBy)) {
+		t = c.firstBy
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+// SetDeadline sets both deadlines, the read deadline as SetReadDeadline
+// does.
+func (c *limitConn) SetDeadline(t time.Time) error {
+	if err := c.Conn.SetWriteDeadline(t); err != nil {
+		return err
+	}
+	return c.SetReadDeadline(t)
+}
+
+// started lifts the first-byte deadline: the connection's first request
+// has begun, its deadlines are the server's own from now on.
+func (c *limitConn) started() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.begun {
+		c.begun = true
+		c.Conn.SetReadDeadline(c.want)
+	}
 }
 
 // logfWriter turns a Logf into the writer log.Logger wants.

@@ -30,8 +30,9 @@ import (
 //	organisation that     commenter's organisation: "we saw it too" is said
 //	repeats an indicator  in Noroshi by commenting the indicator back
 //	incident              incident with the incident core extension, marked
-//	                      TLP:AMBER (incidents are sealed to the reporting
-//	                      organisation and the coordinators)
+//	                      TLP:AMBER+STRICT (incidents are sealed to the
+//	                      reporting organisation and the coordinators), so
+//	                      exported only with --tlp-max amber+strict
 //
 // A post imported from STIX keeps its original objects (PostRecord.STIX)
 // and exports them as they came, so a bundle goes round unchanged.
@@ -150,9 +151,21 @@ func (a *App) STIXObjects(opts STIXExportOptions) ([]STIXObject, error) {
 
 // stixPost is one post gathered for export.
 type stixPost struct {
-	v        *viewRec
-	org      crypto.ID16
-	comments []*viewRec
+	v   *viewRec
+	org crypto.ID16
+	// comments on the post and on the other versions of its source, each
+	// with the TLP of the version it is on.
+	comments []stixComment
+	// export is set when the post is within the TLP limit; the others are
+	// only walked for the IDs Noroshi derives.
+	export bool
+}
+
+// stixComment is a comment gathered for export, with the TLP of the post
+// version it is on.
+type stixComment struct {
+	*viewRec
+	tlp TLP
 }
 
 // stixOut collects exported objects, one version per ID (the newest): an
@@ -161,9 +174,29 @@ type stixOut struct {
 	byID map[string]STIXObject
 	// refs: identity and marking IDs referred to, with the earliest Added.
 	refs map[string]time.Time
+	// derived holds the IDs Noroshi derives itself (of organisations,
+	// posts, comments, incidents), exported or not; a stored object never
+	// takes one. With deriving set, add only records the ID there.
+	derived  map[string]bool
+	deriving bool
+	// stored are the original objects of imported posts, added after
+	// every derived object (flushStored).
+	stored []storedObject
+}
+
+// storedObject is an original object an imported post keeps, with the
+// post's organisation and when it was added.
+type storedObject struct {
+	obj   stix.Object
+	org   crypto.ID16
+	added time.Time
 }
 
 func (o *stixOut) add(id, typ string, added, modified time.Time, v any) error {
+	if o.deriving {
+		o.derived[id] = true
+		return nil
+	}
 	raw, ok := v.(json.RawMessage)
 	if !ok {
 		var err error
@@ -186,12 +219,61 @@ func (o *stixOut) add(id, typ string, added, modified time.Time, v any) error {
 }
 
 func (o *stixOut) ref(id string, added time.Time) {
-	if id == "" {
+	if id == "" || o.deriving {
 		return
 	}
 	if t, ok := o.refs[id]; !ok || added.Before(t) {
 		o.refs[id] = added
 	}
+}
+
+// flushStored adds the stored objects of imported posts. A member may
+// store any objects, so: one with an ID Noroshi derives (an organisation's
+// identity, a TLP marking, an object of a post, a comment or an incident)
+// is left out, the derived one always wins; one that claims, as its
+// creator, the identity of an organisation other than the importing
+// post's author's loses that claim (created_by_ref).
+func (o *stixOut) flushStored(orgsByIdentity map[string]crypto.ID16) error {
+	for _, so := range o.stored {
+		obj := so.obj
+		if o.derived[obj.ID] {
+			continue
+		}
+		if _, ok := orgsByIdentity[obj.ID]; ok {
+			continue
+		}
+		if _, ok := stix.TLPMarkingByID(obj.ID); ok {
+			continue
+		}
+		if org, ok := orgsByIdentity[obj.CreatedByRef]; ok && org != so.org {
+			raw, err := dropProperty(obj.Raw, "created_by_ref")
+			if err != nil {
+				return err
+			}
+			obj.Raw, obj.CreatedByRef = raw, ""
+		}
+		if obj.Type != "marking-definition" && obj.Type != "identity" {
+			for _, m := range obj.ObjectMarkingRefs {
+				o.ref(m, so.added)
+			}
+		}
+		o.ref(obj.CreatedByRef, so.added)
+		if err := o.add(obj.ID, obj.Type, so.added, obj.ModifiedTime(), obj.Raw); err != nil {
+			return err
+		}
+	}
+	o.stored = nil
+	return nil
+}
+
+// dropProperty removes one property of an object.
+func dropProperty(raw json.RawMessage, key string) (json.RawMessage, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	delete(m, key)
+	return json.Marshal(m)
 }
 
 func orgIdentityID(org crypto.ID16) string { return stix.ID("identity", org.String()) }
@@ -205,7 +287,10 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	out := &stixOut{byID: map[string]STIXObject{}, refs: map[string]time.Time{}}
+	out := &stixOut{byID: map[string]STIXObject{}, refs: map[string]time.Time{}, derived: map[string]bool{}}
+	within := func(t TLP) bool {
+		return t != TLPRed && stix.TLPRank(string(t)) >= 0 && stix.TLPRank(string(t)) <= limit
+	}
 	withheld, walked := 0, 0
 	a.mu.RLock()
 	defer a.mu.RUnlock()
@@ -213,10 +298,11 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 	var posts []stixPost
 	var incidents []Incident
 	var incidentOrgs []crypto.ID16
+	var incidentOut []bool
 	err = a.inView(func(t *vtx) error {
 		// The feed holds the posts shown: of a source, the version shown
-		// (sources.go).
-		var all []*viewRec
+		// (sources.go). Those above the limit are walked too, for the IDs
+		// Noroshi derives of them.
 		c := t.b(vbFeed).Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			v := t.post(feedID(k))
@@ -224,16 +310,13 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 			if v == nil || !s.visible(v) || v.exercise != "" || v.rec.Post.Channel == ChannelObservation {
 				continue
 			}
-			if stix.TLPRank(string(v.rec.Post.TLP)) > limit || v.rec.Post.TLP == TLPRed {
-				withheld++
-				continue
-			}
-			all = append(all, v)
-		}
-		for _, v := range all {
 			m, _ := s.trust.Member(v.author)
-			p := stixPost{v: v, org: m.Org}
-			// The comments on every version of a source are the post's.
+			p := stixPost{v: v, org: m.Org, export: within(v.rec.Post.TLP)}
+			if !p.export {
+				withheld++
+			}
+			// The comments on every version of a source are the post's,
+			// each at the TLP of its own version.
 			ids := []envelope.Hash{v.id}
 			for _, sv := range t.sourceHistory(v) {
 				var id envelope.Hash
@@ -242,9 +325,13 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 				}
 			}
 			for _, id := range ids {
+				pv := t.post(id)
+				if pv == nil || pv.exercise != "" {
+					continue
+				}
 				eachPrefix(t.b(vbKids), id[:], func(k, _ []byte) bool {
 					if cv := t.get(envelope.Hash(k[len(id):])); cv != nil && cv.rec != nil && cv.rec.Comment != nil && cv.exercise == "" {
-						p.comments = append(p.comments, cv)
+						p.comments = append(p.comments, stixComment{cv, pv.rec.Post.TLP})
 					}
 					return true
 				})
@@ -256,12 +343,13 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 			if v.exercise != "" {
 				continue
 			}
-			if stix.TLPRank(string(TLPAmber)) > limit {
+			ok := within(TLPAmberStrict)
+			if !ok {
 				withheld++
-				continue
 			}
 			incidents = append(incidents, t.incident(v))
 			incidentOrgs = append(incidentOrgs, v.rec.Incident.Org)
+			incidentOut = append(incidentOut, ok)
 		}
 		return nil
 	})
@@ -269,12 +357,34 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
+	// First the IDs Noroshi derives, of everything this device reads,
+	// then the objects exported.
+	out.deriving = true
 	for _, p := range posts {
+		if err := a.stixPost(out, p, time.Time{}); err != nil {
+			return nil, 0, err
+		}
+	}
+	for i, inc := range incidents {
+		if err := stixIncident(out, inc, incidentOrgs[i], time.Time{}); err != nil {
+			return nil, 0, err
+		}
+	}
+	out.deriving = false
+	for _, p := range posts {
+		if !p.export {
+			continue
+		}
+		// Only the comments on versions within the limit.
+		p.comments = slices.DeleteFunc(slices.Clone(p.comments), func(cv stixComment) bool { return !within(cv.tlp) })
 		if err := a.stixPost(out, p, opts.Since); err != nil {
 			return nil, 0, err
 		}
 	}
 	for i, inc := range incidents {
+		if !incidentOut[i] {
+			continue
+		}
 		if err := stixIncident(out, inc, incidentOrgs[i], opts.Since); err != nil {
 			return nil, 0, err
 		}
@@ -283,6 +393,9 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 	orgsByIdentity := map[string]crypto.ID16{}
 	for org := range s.orgs {
 		orgsByIdentity[orgIdentityID(org)] = org
+	}
+	if err := out.flushStored(orgsByIdentity); err != nil {
+		return nil, 0, err
 	}
 	for id, added := range out.refs {
 		if _, ok := out.byID[id]; ok {
@@ -389,7 +502,6 @@ func (a *App) stixPost(out *stixOut, p stixPost, since time.Time) error {
 	s := a.view
 	v, r := p.v, p.v.rec.Post
 	added := wallTime(v.clock)
-	marks := tlpMarkingRefs(r.TLP)
 	// mainID is what notes on the post refer to: its report, or the
 	// original object an imported post stands for.
 	mainID := postReportID(v)
@@ -398,8 +510,10 @@ func (a *App) stixPost(out *stixOut, p stixPost, since time.Time) error {
 	indIDs := map[Indicator]string{}
 	stored := false
 	if len(r.STIX) > 0 {
-		if err := a.stixStored(out, v, added, since, indIDs); err != nil {
-			a.cfg.Logf("post %s: stored STIX objects: %v", v.id.String()[:12], err)
+		if err := a.stixStored(out, p, added, since, indIDs); err != nil {
+			if !out.deriving {
+				a.cfg.Logf("post %s: stored STIX objects: %v", v.id.String()[:12], err)
+			}
 		} else {
 			stored = true
 			if id, ok := strings.CutPrefix(r.Source.ID, "stix:"); ok && stix.TypeOf(id) != "" {
@@ -421,6 +535,7 @@ func (a *App) stixPost(out *stixOut, p stixPost, since time.Time) error {
 	type sight struct {
 		first, last time.Time
 		count       int
+		tlp         TLP // the most restricted of the comments'
 	}
 	sightings := map[seen]*sight{}
 	for _, cv := range p.comments {
@@ -432,25 +547,30 @@ func (a *App) stixPost(out *stixOut, p stixPost, since time.Time) error {
 				if id, ok := indIDs[in]; ok {
 					k := seen{id, m.Org}
 					if sightings[k] == nil {
-						sightings[k] = &sight{first: at}
+						sightings[k] = &sight{first: at, tlp: cv.tlp}
 					}
 					sightings[k].last = at
 					sightings[k].count++
+					if stix.TLPRank(string(cv.tlp)) > stix.TLPRank(string(sightings[k].tlp)) {
+						sightings[k].tlp = cv.tlp
+					}
 				}
 			}
 		}
 		if at.Before(since) {
 			continue
 		}
+		// Each note at the TLP of the version it is on.
 		id := stix.ID("note", cv.id.String())
 		c := stix.NewCommon("note", id, at, at)
-		c.CreatedByRef, c.ObjectMarkingRefs = org, marks
-		obj := stix.Note{Common: c, Content: cv.rec.Comment.Body, Authors: []string{s.deviceName(cv.author)}, ObjectRefs: []string{mainID}}
+		c.CreatedByRef, c.ObjectMarkingRefs = org, tlpMarkingRefs(cv.tlp)
+		// Authors: the organisation, as a report names it, never the person.
+		obj := stix.Note{Common: c, Content: cv.rec.Comment.Body, Authors: []string{s.orgName(m.Org)}, ObjectRefs: []string{mainID}}
 		if err := out.add(id, "note", at, at, obj); err != nil {
 			return err
 		}
 		out.ref(org, at)
-		out.ref(marks[0], at)
+		out.ref(c.ObjectMarkingRefs[0], at)
 	}
 	for k, st := range sightings {
 		if st.last.Before(since) {
@@ -459,7 +579,12 @@ func (a *App) stixPost(out *stixOut, p stixPost, since time.Time) error {
 		org := orgIdentityID(k.org)
 		id := stix.ID("sighting", name+"/"+k.ind+"/"+k.org.String())
 		c := stix.NewCommon("sighting", id, st.first, st.last)
-		c.CreatedByRef, c.ObjectMarkingRefs = org, marks
+		// At the post's TLP, or its comments' when more restricted.
+		tlp := r.TLP
+		if stix.TLPRank(string(st.tlp)) > stix.TLPRank(string(tlp)) {
+			tlp = st.tlp
+		}
+		c.CreatedByRef, c.ObjectMarkingRefs = org, tlpMarkingRefs(tlp)
 		n := st.count
 		obj := stix.Sighting{Common: c, FirstSeen: stix.FormatTime(st.first), LastSeen: stix.FormatTime(st.last), Count: &n,
 			SightingOfRef: k.ind, WhereSightedRefs: []string{org},
@@ -468,7 +593,7 @@ func (a *App) stixPost(out *stixOut, p stixPost, since time.Time) error {
 			return err
 		}
 		out.ref(org, st.last)
-		out.ref(marks[0], st.last)
+		out.ref(c.ObjectMarkingRefs[0], st.last)
 	}
 	return nil
 }
@@ -579,10 +704,12 @@ func (a *App) stixReport(out *stixOut, p stixPost, since time.Time, indIDs map[I
 }
 
 // stixStored adds the original objects an imported post keeps, as they
-// came (unless added before since); only their TLP marking follows the
-// post's, when the import set another. It fills indIDs with the simple
-// indicators among them. On an error it adds nothing.
-func (a *App) stixStored(out *stixOut, v *viewRec, added, since time.Time, indIDs map[Indicator]string) error {
+// came (unless added before since), to out.stored (flushStored checks
+// them); only their TLP marking follows the post's, when the import set
+// another. It fills indIDs with the simple indicators among them. On an
+// error it adds nothing.
+func (a *App) stixStored(out *stixOut, p stixPost, added, since time.Time, indIDs map[Indicator]string) error {
+	v := p.v
 	r := v.rec.Post
 	if r.Source == nil {
 		return errors.New("no source")
@@ -626,18 +753,10 @@ func (a *App) stixStored(out *stixOut, v *viewRec, added, since time.Time, indID
 				}
 			}
 		}
-		if added.Before(since) {
+		if added.Before(since) || out.deriving {
 			continue
 		}
-		if obj.Type != "marking-definition" && obj.Type != "identity" {
-			for _, m := range obj.ObjectMarkingRefs {
-				out.ref(m, added)
-			}
-		}
-		out.ref(obj.CreatedByRef, added)
-		if err := out.add(obj.ID, obj.Type, added, obj.ModifiedTime(), obj.Raw); err != nil {
-			return err
-		}
+		out.stored = append(out.stored, storedObject{obj: obj, org: p.org, added: added})
 	}
 	return nil
 }
@@ -671,7 +790,7 @@ func stixIncident(out *stixOut, inc Incident, org crypto.ID16, since time.Time) 
 	sid := stix.ID("incident", inc.ID)
 	c := stix.NewCommon("incident", sid, inc.Opened, inc.Updated)
 	c.CreatedByRef = orgIdentityID(org)
-	c.ObjectMarkingRefs = tlpMarkingRefs(TLPAmber)
+	c.ObjectMarkingRefs = tlpMarkingRefs(TLPAmberStrict)
 	c.Labels = []string{"noroshi-status:" + string(inc.Status), "noroshi-affects:" + string(inc.Affects)}
 	status := "open"
 	switch inc.Status {
@@ -726,7 +845,20 @@ const (
 	STIXRed STIXSkipReason = "red"
 	// STIXRefused: the post was refused (Detail says why).
 	STIXRefused STIXSkipReason = "refused"
+	// STIXBudget: the posts before it used the import's byte budget
+	// (stixBudget): import it on its own, or a smaller bundle.
+	STIXBudget STIXSkipReason = "budget"
 )
+
+// maxSTIXMembers bounds the objects one post carries (itself and its
+// context); the rest are left out of it.
+const maxSTIXMembers = 1000
+
+// stixBudget bounds what one import posts (the bodies and original STIX
+// objects of every post together), so that objects shared by many reports
+// and copied into each post cannot turn a bundle into many times its size
+// in every peer's store: twice the bundle, plus 1 MiB for small ones.
+func stixBudget(bundle int) int { return 2*bundle + 1<<20 }
 
 // STIXImportItem is one object of an import and what became of it.
 type STIXImportItem struct {
@@ -742,7 +874,8 @@ type STIXImportItem struct {
 	// context).
 	Objects int            `json:"objects,omitempty"`
 	Reason  STIXSkipReason `json:"reason,omitempty"`
-	// Detail adds to the reason, in English (an error, a revision time).
+	// Detail adds to the reason, in English (an error, a revision time),
+	// or says what an added post left out.
 	Detail string `json:"detail,omitempty"`
 }
 
@@ -774,7 +907,9 @@ var stixSupport = map[string]bool{"identity": true, "marking-definition": true, 
 // held at the same or a newer modified time is skipped, a newer one posts
 // a new version. The TLP of a post is opts.TLP, else the most restrictive
 // marking of its objects, a TLP 1.0 marking read as its 2.0 twin and no
-// marking as AMBER.
+// marking as AMBER. A post carries maxSTIXMembers objects at most, and one
+// import posts stixBudget bytes at most: what is over is skipped
+// (STIXBudget).
 func (a *App) ImportSTIX(b []byte, opts STIXImportOptions) (STIXImportResult, error) {
 	res := STIXImportResult{Added: []STIXImportItem{}, Updated: []STIXImportItem{}, Skipped: []STIXImportItem{}, DryRun: opts.DryRun}
 	if opts.TLP != "" {
@@ -801,6 +936,7 @@ func (a *App) ImportSTIX(b []byte, opts STIXImportOptions) (STIXImportResult, er
 	var drafts []PostDraft
 	var items []STIXImportItem
 	var updates []bool
+	budget := stixBudget(len(b))
 	for _, root := range im.roots() {
 		d, item, skip := im.draft(root, opts)
 		if skip {
@@ -814,6 +950,13 @@ func (a *App) ImportSTIX(b []byte, opts STIXImportOptions) (STIXImportResult, er
 			res.Skipped = append(res.Skipped, item)
 			continue
 		}
+		if cost := len(d.Title) + len(d.Body) + len(d.STIX); cost > budget {
+			item.Reason = STIXBudget
+			item.Detail = fmt.Sprintf("%d bytes, %d left of the import's budget of %d", cost, budget, stixBudget(len(b)))
+			res.Skipped = append(res.Skipped, item)
+			continue
+		}
+		budget -= len(d.Title) + len(d.Body) + len(d.STIX)
 		drafts, items, updates = append(drafts, d), append(items, item), append(updates, ok)
 	}
 	for _, o := range im.unused() {
@@ -940,8 +1083,9 @@ func (im *stixImport) unused() []stix.Object {
 
 // members returns a post's objects: the root, what it refers to, the
 // relationships touching them and their other ends, the notes and
-// sightings about any of them. Each is marked used.
-func (im *stixImport) members(root stix.Object) []stix.Object {
+// sightings about any of them, maxSTIXMembers at most (left counts those
+// left out). Each returned is marked used.
+func (im *stixImport) members(root stix.Object) (objs []stix.Object, left int) {
 	set := map[string]bool{root.ID: true}
 	order := []string{root.ID}
 	add := func(id string) {
@@ -994,20 +1138,28 @@ func (im *stixImport) members(root stix.Object) []stix.Object {
 			add(n)
 		}
 	}
+	if len(order) > maxSTIXMembers {
+		left = len(order) - maxSTIXMembers
+		order = order[:maxSTIXMembers]
+	}
 	out := make([]stix.Object, 0, len(order))
 	for _, id := range order {
 		im.used[id] = true
 		out = append(out, im.byID[id])
 	}
-	return out
+	return out, left
 }
 
 // objectTLP returns the TLP of one object: the most restrictive of its TLP
-// markings (TLP 1.0 read as 2.0, marking definitions of the bundle read by
-// content), AMBER when it has none.
+// markings, whole-object and granular (TLP 1.0 read as 2.0, marking
+// definitions of the bundle read by content), AMBER when it has none, RED
+// when its marking lists are malformed.
 func (im *stixImport) objectTLP(o stix.Object) string {
+	if o.MarkingsMalformed {
+		return stix.TLPRed
+	}
 	var levels []string
-	for _, m := range o.ObjectMarkingRefs {
+	for _, m := range slices.Concat(o.ObjectMarkingRefs, o.GranularMarkingRefs) {
 		if l, ok := stix.TLPOfMarking(m); ok {
 			levels = append(levels, l)
 		} else if md, ok := im.byID[m]; ok {
@@ -1028,7 +1180,7 @@ func (im *stixImport) objectTLP(o stix.Object) string {
 // draft builds the post of one root object. skip is set, with the reason
 // in item, when the object cannot be posted.
 func (im *stixImport) draft(root stix.Object, opts STIXImportOptions) (PostDraft, STIXImportItem, bool) {
-	members := im.members(root)
+	members, left := im.members(root)
 	item := STIXImportItem{STIXID: root.ID, Type: root.Type, Objects: len(members)}
 	var common struct {
 		Name        string   `json:"name"`
@@ -1053,8 +1205,13 @@ func (im *stixImport) draft(root stix.Object, opts STIXImportOptions) (PostDraft
 		}
 	}
 	tlp := TLP(strings.ToUpper(stix.MostRestrictive(levels...)))
+	// Objects that are no members (identities, other reports) are named
+	// in the body, or carried with the objects, only when marked at most
+	// as the members are and as the post is.
+	nameable := stix.TLPRank(string(tlp))
 	if opts.TLP != "" {
 		tlp, _ = ParseTLP(string(opts.TLP))
+		nameable = min(nameable, stix.TLPRank(string(tlp)))
 	}
 	item.TLP = tlp
 	d := PostDraft{TLP: tlp, Type: opts.Type, Tag: opts.Tag, Channel: ChannelPro}
@@ -1096,8 +1253,19 @@ func (im *stixImport) draft(root stix.Object, opts STIXImportOptions) (PostDraft
 	var body strings.Builder
 	body.WriteString(strings.TrimSpace(common.Description))
 	var inds []string
+	isMember := map[string]bool{}
 	for _, m := range members {
-		inds = im.context(&body, m, m.ID == root.ID, inds)
+		isMember[m.ID] = true
+	}
+	name := func(id string) string {
+		if x, ok := im.byID[id]; ok && (x.Name != "" || x.Value != "") &&
+			(isMember[id] || stix.TLPRank(im.objectTLP(x)) <= nameable) {
+			return x.Type + " " + x.Name + x.Value
+		}
+		return id
+	}
+	for _, m := range members {
+		inds = im.context(&body, m, m.ID == root.ID, inds, name)
 	}
 	d.Body = clipText(strings.TrimSpace(body.String()), MaxBody)
 	d.Indicators = inds
@@ -1121,13 +1289,19 @@ func (im *stixImport) draft(root stix.Object, opts STIXImportOptions) (PostDraft
 	}
 	for _, m := range members {
 		for _, ref := range append([]string{m.CreatedByRef}, m.ObjectMarkingRefs...) {
-			if o, ok := im.byID[ref]; ok && stixSupport[o.Type] {
+			// A producer's identity is often unmarked: carried as it is;
+			// one marked above the post is not.
+			if o, ok := im.byID[ref]; ok && stixSupport[o.Type] &&
+				(!o.MarkingsMalformed && len(o.ObjectMarkingRefs)+len(o.GranularMarkingRefs) == 0 || stix.TLPRank(im.objectTLP(o)) <= nameable) {
 				addRaw(o)
 			}
 		}
 	}
 	if b, err := json.Marshal(raws); err == nil && len(b) <= MaxSTIX {
 		d.STIX = b
+	}
+	if left > 0 {
+		item.Detail = fmt.Sprintf("%d objects left out: at most %d a post", left, maxSTIXMembers)
 	}
 	return d, item, false
 }
@@ -1160,8 +1334,10 @@ func stixPostType(typ string, reportTypes []string) PostType {
 
 // context writes one object of a post into its body and returns the
 // structured indicators with its own added: an indicator whose pattern is
-// simple gives its values, any other object a line of text.
-func (im *stixImport) context(body *strings.Builder, o stix.Object, isRoot bool, inds []string) []string {
+// simple gives its values, any other object a line of text. name gives
+// how an object the line refers to is named (its type and name, or only
+// its ID when its marking keeps it out of the post).
+func (im *stixImport) context(body *strings.Builder, o stix.Object, isRoot bool, inds []string, name func(id string) string) []string {
 	var c struct {
 		Name        string   `json:"name"`
 		Description string   `json:"description"`
@@ -1196,12 +1372,6 @@ func (im *stixImport) context(body *strings.Builder, o stix.Object, isRoot bool,
 			}
 		}
 		return inds
-	}
-	name := func(id string) string {
-		if x, ok := im.byID[id]; ok && (x.Name != "" || x.Value != "") {
-			return x.Type + " " + x.Name + x.Value
-		}
-		return id
 	}
 	switch o.Type {
 	case "indicator":

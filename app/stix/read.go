@@ -145,9 +145,7 @@ func object(raw json.RawMessage, lim Limits) (Object, error) {
 	}
 	o := Object{Type: str("type"), ID: str("id"), Created: str("created"), Modified: str("modified"),
 		CreatedByRef: str("created_by_ref"), Name: str("name"), Value: str("value")}
-	if json.Unmarshal(props["object_marking_refs"], &o.ObjectMarkingRefs) != nil {
-		o.ObjectMarkingRefs = nil
-	}
+	o.ObjectMarkingRefs, o.GranularMarkingRefs, o.MarkingsMalformed = markings(props)
 	if o.Type == "" {
 		return Object{}, fmt.Errorf("%w: no \"type\" property", ErrNotSTIX)
 	}
@@ -156,6 +154,49 @@ func object(raw json.RawMessage, lim Limits) (Object, error) {
 	}
 	o.Raw = raw
 	return o, nil
+}
+
+// markings reads an object's marking references: object_marking_refs and
+// the marking_ref of each granular marking. malformed is set when either
+// property is there (and not null) but not of the STIX shape; the entries
+// that are marking IDs are returned still.
+func markings(props map[string]json.RawMessage) (refs, granular []string, malformed bool) {
+	if raw, ok := props["object_marking_refs"]; ok && string(raw) != "null" {
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil {
+			malformed = true
+		}
+		for _, e := range list {
+			var id string
+			if json.Unmarshal(e, &id) != nil {
+				malformed = true
+				continue
+			}
+			refs = append(refs, id)
+		}
+	}
+	if raw, ok := props["granular_markings"]; ok && string(raw) != "null" {
+		var list []json.RawMessage
+		if json.Unmarshal(raw, &list) != nil {
+			malformed = true
+		}
+		for _, e := range list {
+			var g struct {
+				MarkingRef *string         `json:"marking_ref"`
+				Lang       json.RawMessage `json:"lang"`
+			}
+			switch {
+			case json.Unmarshal(e, &g) != nil:
+				malformed = true
+			case g.MarkingRef != nil:
+				granular = append(granular, *g.MarkingRef)
+			case g.Lang == nil:
+				// Neither a marking nor a language: unknown.
+				malformed = true
+			}
+		}
+	}
+	return refs, granular, malformed
 }
 
 func clip(s string) string {

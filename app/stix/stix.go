@@ -267,7 +267,17 @@ type Object struct {
 	Modified          string   `json:"modified,omitempty"`
 	CreatedByRef      string   `json:"created_by_ref,omitempty"`
 	ObjectMarkingRefs []string `json:"object_marking_refs,omitempty"`
-	Name              string   `json:"name,omitempty"`
+	// GranularMarkingRefs are the marking_ref of each granular marking
+	// (STIX 2.1 section 7.2.3): markings of some of the object's
+	// properties, which a reader takes as the whole object's.
+	GranularMarkingRefs []string `json:"-"`
+	// MarkingsMalformed is set when object_marking_refs or
+	// granular_markings is there but not as STIX gives it (a list of
+	// marking IDs, a list of objects with a string marking_ref or lang):
+	// what it says cannot be known, so a reader takes the object as the
+	// most restrictive marking (TLP:RED).
+	MarkingsMalformed bool   `json:"-"`
+	Name              string `json:"name,omitempty"`
 	// Value is a cyber observable's value (an address, a domain, a URL).
 	Value string `json:"value,omitempty"`
 	// Raw is the whole object as it came.

@@ -243,3 +243,33 @@ func TestMarshalIndicatorRoundTrip(t *testing.T) {
 		t.Fatalf("modified %v, want %v", got, testTime)
 	}
 }
+
+// TestSTIXReadMarkings: granular markings count, and a marking list that is
+// not of the STIX shape is flagged, never read as no marking.
+func TestSTIXReadMarkings(t *testing.T) {
+	red := TLPMarkingID(TLPRed)
+	for _, tc := range []struct {
+		props     string
+		refs, gra int
+		malformed bool
+	}{
+		{`"object_marking_refs":["` + red + `"]`, 1, 0, false},
+		{`"object_marking_refs":null`, 0, 0, false},
+		{`"object_marking_refs":["` + red + `",0]`, 1, 0, true},
+		{`"object_marking_refs":"` + red + `"`, 0, 0, true},
+		{`"granular_markings":[{"marking_ref":"` + red + `","selectors":["description"]}]`, 0, 1, false},
+		{`"granular_markings":[{"lang":"en","selectors":["name"]}]`, 0, 0, false},
+		{`"granular_markings":[{"marking_ref":5,"selectors":["name"]}]`, 0, 0, true},
+		{`"granular_markings":[{"selectors":["name"]}]`, 0, 0, true},
+		{`"granular_markings":{}`, 0, 0, true},
+	} {
+		d, err := Parse([]byte(`{"type":"note","id":"note--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f",`+tc.props+`}`), DefaultLimits)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.props, err)
+		}
+		o := d.Objects[0]
+		if len(o.ObjectMarkingRefs) != tc.refs || len(o.GranularMarkingRefs) != tc.gra || o.MarkingsMalformed != tc.malformed {
+			t.Errorf("%s: %d refs, %d granular, malformed %v", tc.props, len(o.ObjectMarkingRefs), len(o.GranularMarkingRefs), o.MarkingsMalformed)
+		}
+	}
+}

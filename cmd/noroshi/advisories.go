@@ -315,7 +315,7 @@ const advisoryFirstRun = 30 * time.Second
 // until ctx ends, and returns a function that waits for it to stop. Each
 // run asks for what changed since the last good one (an hour of overlap);
 // results and errors are logged, never fatal; after a rate limit the next
-// run waits for its reset.
+// run waits for its reset (rateLimitDelay).
 func (c *cli) scheduleAdvisories(ctx context.Context, a *app.App, f advisoryFlags) (wait func()) {
 	if f.every <= 0 {
 		return func() {}
@@ -349,8 +349,8 @@ func (c *cli) scheduleAdvisories(ctx context.Context, a *app.App, f advisoryFlag
 			delay = f.every
 			if err != nil {
 				var rl *app.RateLimitError
-				if errors.As(err, &rl) && rl.Reset.After(time.Now().Add(delay)) {
-					delay = time.Until(rl.Reset) + time.Minute
+				if errors.As(err, &rl) {
+					delay = rateLimitDelay(rl.Reset, f.every, time.Now())
 				}
 				logf("%s; next try in %s", oneLine(advisoryError(err, time.Now()).Error()), delay.Round(time.Second))
 				continue
@@ -364,6 +364,24 @@ func (c *cli) scheduleAdvisories(ctx context.Context, a *app.App, f advisoryFlag
 		}
 	}()
 	return func() { <-done }
+}
+
+// advisoryUnknownReset is how long the scheduled import waits (at least)
+// after a rate limit that does not say until when.
+const advisoryUnknownReset = 15 * time.Minute
+
+// rateLimitDelay is how long the scheduled import waits after a rate limit
+// that resets at reset (zero: not said): a minute past the reset, or
+// advisoryUnknownReset; never less than the interval every, nor more than
+// app.MaxRateLimitWait (unless the interval is longer).
+func rateLimitDelay(reset time.Time, every time.Duration, now time.Time) time.Duration {
+	d := advisoryUnknownReset
+	if !reset.IsZero() {
+		// Sub saturates; compare before adding, so nothing overflows.
+		d = min(reset.Sub(now), app.MaxRateLimitWait)
+		d = min(d+time.Minute, app.MaxRateLimitWait)
+	}
+	return max(d, every)
 }
 
 func orDefault(s, def string) string {

@@ -137,7 +137,11 @@ func (c *cli) importCmd() *cobra.Command {
 				if errors.Is(err, app.ErrBundleExpired) {
 					return fmt.Errorf("%w (noroshi import --force %s)", err, args[0])
 				}
-				if err != nil {
+				// A bundle made for a mark that claims more than this
+				// device holds was imported, but may lack envelopes: the
+				// table says so, and the command fails.
+				ahead := errors.Is(err, app.ErrMarkAhead)
+				if err != nil && !ahead {
 					return err
 				}
 				if markOut != "" && r.Mark != "" {
@@ -145,7 +149,13 @@ func (c *cli) importCmd() *cobra.Command {
 						return err
 					}
 				}
-				return c.emit(r, func(w io.Writer) { importTable(w, r) })
+				if eerr := c.emit(r, func(w io.Writer) { importTable(w, r) }); eerr != nil {
+					return eerr
+				}
+				if ahead {
+					return fmt.Errorf("%w (on the sending device: noroshi export without --since)", err)
+				}
+				return nil
 			})
 		},
 	}
@@ -190,6 +200,16 @@ func importTable(w io.Writer, r app.ImportResult) {
 		fmt.Fprintln(w, "holds:           everything, sealed to this device alone")
 	case r.SinceMark:
 		fmt.Fprintln(w, "holds:           what this device lacked")
+	}
+	if len(r.MarkAhead) > 0 {
+		fmt.Fprintln(w, "WARNING:         this bundle was made for a mark that claims more than this device holds: ask the sender for a full export (without --since)")
+		for i, who := range r.MarkAhead {
+			if i == 5 {
+				fmt.Fprintf(w, "  and %d more\n", len(r.MarkAhead)-i)
+				break
+			}
+			fmt.Fprintf(w, "  claims more of: %s\n", who)
+		}
 	}
 	fmt.Fprintf(w, "envelopes:       %d\n", r.Envelopes)
 	fmt.Fprintf(w, "added:           %d\n", r.Admitted)

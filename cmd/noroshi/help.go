@@ -216,12 +216,15 @@ STIX 2.1 形式での書き出しと取り込み。TLP:RED は書き出されま
 organisations that wrote it as identities, the TLP 2.0 marking definitions,
 a report per post, an indicator per structured indicator, a note per
 comment, a sighting where a member of another organisation commented an
-indicator back ("we saw it too"), an incident per incident (TLP:AMBER).
+indicator back ("we saw it too"), an incident per incident (TLP:AMBER+STRICT:
+sealed to its organisation and the coordinators, so only with --tlp-max
+amber+strict).
 IDs are stable: the same post has the same STIX ID on every device.
 Only what is marked up to --tlp-max (GREEN unless asked) leaves; TLP:RED,
 exercise posts and observation notices never do.
 読める投稿・コメント・インシデントを STIX 2.1 バンドルに書き出します。
---tlp-max までの TLP のみ(既定 GREEN)。RED と演習は書き出しません。`,
+--tlp-max までの TLP のみ(既定 GREEN)。RED と演習は書き出しません。
+インシデントは TLP:AMBER+STRICT で、--tlp-max amber+strict のときのみ。`,
 		example: `  noroshi stix export --out games.json
   noroshi stix export --tlp-max amber --since 24h --out today.json
   noroshi stix export --tlp-max clear | jq '.objects | length'`},
@@ -234,9 +237,13 @@ refers to are posts of their own where they make sense. Importing again,
 on any device, updates instead of duplicating: a newer modified time
 posts a new version, the same or an older one is skipped.
 TLP: the bundle's TLP 2.0 marking; TLP 1.0 read as its 2.0 twin (WHITE is
-CLEAR); no marking is AMBER; several, the most restrictive; --tlp sets it.
+CLEAR); no marking is AMBER; several, the most restrictive, granular
+markings too (a malformed marking list reads as RED); --tlp sets it.
+An import posts at most twice the bundle's size (plus 1 MiB) and 1,000
+objects a post: what is over is skipped, and said.
 STIX 2.1 バンドルを投稿として取り込みます。同じ STIX ID は更新として扱い、
-重複しません。マーキングがなければ TLP:AMBER になります。`,
+重複しません。マーキングがなければ TLP:AMBER になります。
+取り込む量はバンドルの 2 倍 (+1 MiB) まで、1 投稿 1,000 オブジェクトまでです。`,
 		example: `  noroshi stix import partner-bundle.json --dry-run
   noroshi stix import partner-bundle.json --tag caution
   noroshi stix import feed.json --tlp green --type alert --json`},

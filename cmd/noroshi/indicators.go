@@ -27,7 +27,8 @@ this device shows, marked at most --tlp-max (GREEN unless asked): plain-text
 blocklists per kind (/blocklist/ipv4.txt, ipv6.txt, domains.txt, urls.txt,
 emails.txt, md5.txt, sha1.txt, sha256.txt) and a TAXII 2.1 API root with one
 collection (/taxii2/). TLP:RED, exercises and retracted posts never appear.
-Every request shows a token made by noroshi indicators token create.`,
+Every request shows a token made by noroshi indicators token create.
+ファイアウォールや TAXII クライアント向けの読み取り専用の指標フィードです。`,
 		Example: `  noroshi indicators token create --label "venue firewall"
   noroshi indicators serve --bind 192.0.2.10:8443
   noroshi indicators list --kind ipv4`,
@@ -47,7 +48,8 @@ to --out), and its SHA-256 fingerprint and public key pin on standard error.
 The certificate is made once and kept in the home; give the PEM to clients
 (curl --cacert, a firewall's trusted certificates), or pin the public key
 (curl --pinnedpubkey), which stays the same when the certificate is issued
-again for a new address.`,
+again for a new address.
+フィードの自己署名証明書を表示します。鍵のピンはアドレスが変わっても同じです。`,
 		Example: `  noroshi indicators certificate --out feed.pem
   curl --cacert feed.pem -H "Authorization: Bearer $TOKEN" https://127.0.0.1:8443/blocklist/domains.txt`,
 		Args: cobra.NoArgs,
@@ -86,8 +88,10 @@ HTTP (--plain-http) is served on a loopback address only. Clients show a
 token as "Authorization: Bearer TOKEN" (or as the password of HTTP basic
 authentication). Stop it with Ctrl-C or SIGTERM.
 
-It does not replicate: run noroshi serve (or the desktop app, whose Sync
-screen has the same switch) to keep the feed current with the community.`,
+It does not replicate: to keep the feed current with the community, run
+noroshi serve --indicators-bind ADDR:PORT instead (or switch the feed on in
+the desktop app's Sync screen).
+指標フィードを HTTPS で提供します（平文 HTTP はループバックのみ）。`,
 		Example: `  noroshi indicators serve --bind 192.0.2.10:8443
   noroshi indicators serve --bind 127.0.0.1:8080 --plain-http --tlp-max amber
   curl --cacert feed.pem -H "Authorization: Bearer $TOKEN" https://192.0.2.10:8443/blocklist/ipv4.txt`,
@@ -102,7 +106,7 @@ screen has the same switch) to keep the feed current with the community.`,
 			}
 			opts := app.FeedOptions{TLPMax: tlp, PlainHTTP: plain, MaxConns: maxConns}
 			if c.env.held != nil {
-				return errors.New("another noroshi process (noroshi serve or the desktop app) holds this home: switch the feed on in the desktop app's Sync screen, or stop that process and run this again")
+				return errors.New("another noroshi process (noroshi serve or the desktop app) holds this home: run noroshi serve --indicators-bind ADDR:PORT instead, switch the feed on in the desktop app's Sync screen, or stop that process and run this again")
 			}
 			home, err := c.home()
 			if err != nil {
@@ -192,7 +196,8 @@ func (c *cli) indicatorsListCmd() *cobra.Command {
 		Long: `list prints the indicators the feed serves at --tlp-max (GREEN unless
 asked): kind, value (as served, refanged), marking and the newest post that
 carries it. --kind keeps one kind: ipv4, ipv6, domain, url, email, md5, sha1,
-sha256. With --json it prints them as a JSON array.`,
+sha256. With --json it prints them as a JSON array.
+フィードが提供する指標を一覧します。`,
 		Example: `  noroshi indicators list
   noroshi indicators list --kind domain --tlp-max amber
   noroshi indicators list --json`,
@@ -241,7 +246,8 @@ func (c *cli) indicatorsTokenCmd() *cobra.Command {
 		Use:   "token",
 		Short: "Bearer tokens of the indicator feed: create, list, revoke",
 		Long: `Every client of the indicator feed shows a token. Tokens are kept on this
-device only (a hash of each; the token itself is shown once, when made).`,
+device only (a hash of each; the token itself is shown once, when made).
+フィードのトークン（クライアントごと）を管理します。`,
 		Example: `  noroshi indicators token create --label "venue firewall"
   noroshi indicators token list
   noroshi indicators token revoke "venue firewall"`,
@@ -252,7 +258,8 @@ device only (a hash of each; the token itself is shown once, when made).`,
 		Short: "Make a token for one client and print it (only now)",
 		Long: `create makes a bearer token for one client (a firewall, a proxy, a TAXII
 client) and prints it once: only its hash is kept. Give each client its own,
-labelled, so that one can be revoked alone.`,
+labelled, so that one can be revoked alone.
+クライアント用のトークンを作り、一度だけ表示します。`,
 		Example: `  noroshi indicators token create --label "venue firewall"
   TOKEN=$(noroshi indicators token create --label proxy)`,
 		Args: cobra.NoArgs,

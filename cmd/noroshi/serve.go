@@ -38,7 +38,8 @@ cannot read, and forwards it. --offline holds the home with no network.
 noroshi advisories import does (GITHUB_TOKEN is sent when set).
 --indicators-bind serves the indicator feed (blocklists and TAXII 2.1,
 HTTPS) beside the relay, as noroshi indicators serve does, and keeps it
-current with the community.`,
+current with the community.
+ホームを開いたまま保持し、ピアと複製します（中継、指標フィード、アドバイザリの定期取り込みも可）。`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if c.env.held != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,12 +111,21 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
+	// Days and weeks, as people say them: 7d, 2w.
+	if num, unit := s[:max(len(s)-1, 0)], s[max(len(s)-1, 0):]; unit == "d" || unit == "w" {
+		if n, err := strconv.Atoi(num); err == nil && n > 0 && n <= 3660 && !strings.HasPrefix(num, "+") {
+			if unit == "w" {
+				n *= 7
+			}
+			return now.AddDate(0, 0, -n), nil
+		}
+	}
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%w: --since %q: give a time such as 2026-07-24, 2026-07-24T09:00:00+09:00, or a duration such as 24h", app.ErrInvalid, s)
+	return time.Time{}, fmt.Errorf("%w: --since %q: give a time such as 2026-07-24, 2026-07-24T09:00:00+09:00, or a duration such as 24h, 7d or 2w", app.ErrInvalid, s)
 }
 
 func (c *cli) stixImportCmd() *cobra.Command {
@@ -172,6 +182,7 @@ var stixReasons = map[app.STIXSkipReason]string{
 	app.STIXRevoked: "revoked by its author",
 	app.STIXRed:     "TLP:RED goes to named people only: import with --tlp, or post it by hand with --to-member",
 	app.STIXRefused: "refused",
+	app.STIXBudget:  "over the import's size budget (twice the bundle, plus 1 MiB): import it on its own",
 }
 
 func printSTIXImport(w io.Writer, r app.STIXImportResult) {
@@ -189,6 +200,9 @@ func printSTIXImport(w io.Writer, r app.STIXImportResult) {
 		}
 		if it.Post != "" && what != "skipped" {
 			fmt.Fprintf(w, "  (post %s)", short(it.Post))
+		}
+		if it.Detail != "" && what != "skipped" {
+			fmt.Fprintf(w, "  [%s]", it.Detail)
 		}
 		fmt.Fprintln(w)
 	}
