@@ -269,12 +269,14 @@ func ParseBundleExpiry(s string) (time.Duration, error) {
 			d *= 7
 		}
 	} else {
-		var err error
-		if d, err = time.ParseDuration(s); err != nil {
+		// Hours only: "1m" would read as a minute where people mean a month.
+		v, err := strconv.Atoi(strings.TrimSuffix(s, "h"))
+		if !strings.HasSuffix(s, "h") || err != nil || v <= 0 || strings.HasPrefix(s, "+") {
 			return 0, bad
 		}
+		d = time.Duration(v) * time.Hour
 	}
-	if d < time.Minute || d > MaxBundleExpiry {
+	if d < time.Hour || d > MaxBundleExpiry {
 		return 0, bad
 	}
 	return d, nil

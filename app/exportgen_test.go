@@ -35,3 +35,21 @@ func TestReadReceiptsDoNotRebuildTheFeed(t *testing.T) {
 		t.Fatalf("after a new post the snapshot holds %d indicators, want 2 in a new snapshot", next.total)
 	}
 }
+
+// TestFeedNeverBlocksThisHost: a post (or a partner's bundle) naming
+// loopback, unspecified, multicast or link-local addresses does not put
+// them on a firewall's blocklist.
+func TestFeedNeverBlocksThisHost(t *testing.T) {
+	c := newCommunity(t)
+	if _, err := c.centre.Post(PostDraft{Type: TypeAlert, Tag: TagCaution, TLP: TLPGreen, Title: "odd addresses",
+		Indicators: []string{"127.0.0.1", "0.0.0.0", "::1", "224.0.0.1", "169.254.1.1", "fe80::1", "255.255.255.255", "203.0.113.7"}}); err != nil {
+		t.Fatal(err)
+	}
+	inds, err := c.centre.FeedIndicators(TLPGreen, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inds) != 1 || inds[0].Value != "203.0.113.7" {
+		t.Fatalf("feed serves %v, want only 203.0.113.7", inds)
+	}
+}

@@ -213,6 +213,9 @@ func (t *vtx) indicatorSnapshot(tlpMax TLP) (*indicatorSnapshot, int) {
 			if chk, err := ParseIndicator(in.Value); err != nil || chk != in {
 				continue // not as ParseIndicator would have written it
 			}
+			if neverBlock(in) {
+				continue
+			}
 			if snap.total >= MaxFeedValues {
 				snap.truncated = true
 				break
@@ -229,6 +232,18 @@ func (t *vtx) indicatorSnapshot(tlpMax TLP) (*indicatorSnapshot, int) {
 		slices.SortFunc(list, func(x, y FeedIndicator) int { return compareValues(kind, x.Value, y.Value) })
 	}
 	return snap, walked
+}
+
+// neverBlock reports addresses no firewall should be told to block,
+// whatever a post (or a partner's bundle) says: this host, nowhere,
+// multicast and link-local addresses.
+func neverBlock(in Indicator) bool {
+	if in.Kind != IndicatorIPv4 && in.Kind != IndicatorIPv6 {
+		return false
+	}
+	ip := net.ParseIP(in.Value)
+	return ip == nil || ip.IsLoopback() || ip.IsUnspecified() || ip.IsMulticast() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() ||
+		ip.Equal(net.IPv4bcast)
 }
 
 // compareValues orders values of one kind: addresses by number, the rest
@@ -336,6 +351,13 @@ func (b *blocklists) index(w http.ResponseWriter) {
 	w.Write([]byte(s.String()))
 }
 
+// feedTokenOK reports whether tok is a feed token this device made and
+// did not revoke.
+func (a *App) feedTokenOK(tok string) bool {
+	_, ok := a.checkFeedToken(tok)
+	return ok
+}
+
 // bearerToken returns the token a request shows: "Authorization: Bearer
 // TOKEN", or the password of HTTP basic authentication (which is what many
 // firewalls' external block lists can send).
@@ -396,17 +418,21 @@ func (h *feedHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	path := r.URL.Path
 	isTAXII := path == "/taxii2" || strings.HasPrefix(path, "/taxii2/")
-	if _, ok := h.a.checkFeedToken(bearerToken(r)); !ok {
+	if tok := bearerToken(r); !h.a.feedTokenOK(tok) {
+		msg := "a feed token is required: Authorization: Bearer TOKEN (noroshi indicators token create)"
+		if tok != "" {
+			msg = "this feed token is not valid here (revoked, mistyped, or made on another device): ask for a new one (noroshi indicators token create)"
+		}
 		// A client without a token keeps no connection (nor its slot)
 		// open for a next try.
 		w.Header().Set("Connection", "close")
 		w.Header().Add("WWW-Authenticate", `Bearer realm="noroshi-feed"`)
 		w.Header().Add("WWW-Authenticate", `Basic realm="noroshi-feed"`)
 		if isTAXII {
-			taxiiError(w, http.StatusUnauthorized, "Authentication required", "show a feed token: Authorization: Bearer TOKEN (noroshi indicators token create)")
+			taxiiError(w, http.StatusUnauthorized, "Authentication required", msg)
 			return
 		}
-		http.Error(w, "a feed token is required: Authorization: Bearer TOKEN (noroshi indicators token create)", http.StatusUnauthorized)
+		http.Error(w, msg, http.StatusUnauthorized)
 		return
 	}
 	if isTAXII {

@@ -222,7 +222,7 @@ func importTable(w io.Writer, r app.ImportResult) {
 		}
 	}
 	if r.Mark != "" {
-		fmt.Fprintf(w, "mark for your next export: %s\n", r.Mark)
+		fmt.Fprintf(w, "this device's mark (give it to the sender's next noroshi export --since): %s\n", r.Mark)
 	}
 }
 
