@@ -287,7 +287,11 @@ func (v *syncView) imported(data []byte, res app.ImportResult, err error) {
 	if err != nil {
 		v.status.SetText("")
 		v.u.showErr(err)
-		return
+		// A bundle made for a mark that claimed more than this device
+		// holds was still imported as far as it goes: show what it brought.
+		if !errors.Is(err, app.ErrMarkAhead) {
+			return
+		}
 	}
 	v.progress.SetValue(1)
 	v.status.SetText(Tf("sync.imported", Tn("count.envelopes", res.Envelopes), res.Admitted, res.Duplicates, res.Waiting, res.Refused))
