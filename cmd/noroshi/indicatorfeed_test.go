@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -89,21 +87,9 @@ func TestIndicatorsCommands(t *testing.T) {
 		t.Errorf("--plain-http on 0.0.0.0: %q", errOut)
 	}
 
-	// serve, stopped by its context.
-	ctx, cancel := context.WithCancel(context.Background())
-	errR, errW := io.Pipe()
-	var serveOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot(feedEnv(home, &serveOut, errW))
-		root.SetArgs([]string{"--home", home, "indicators", "serve", "--bind", "127.0.0.1:0"})
-		done <- root.ExecuteContext(ctx)
-		errW.Close()
-	}()
+	// serve, stopped when the test ends.
 	var url, fingerprint string
-	sc := bufio.NewScanner(errR)
-	for sc.Scan() && (url == "" || fingerprint == "") {
-		line := sc.Text()
+	for _, line := range runServing(t, home, "noroshi:   certificate SHA-256 fingerprint ", "indicators", "serve", "--bind", "127.0.0.1:0") {
 		if u, ok := strings.CutPrefix(line, "noroshi: indicator feed on "); ok {
 			url, _, _ = strings.Cut(u, " ")
 		}
@@ -111,16 +97,9 @@ func TestIndicatorsCommands(t *testing.T) {
 			fingerprint = f
 		}
 	}
-	go io.Copy(io.Discard, errR)
 	if !strings.HasPrefix(url, "https://127.0.0.1:") || len(fingerprint) != 95 {
 		t.Fatalf("serve printed url %q, fingerprint %q", url, fingerprint)
 	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
 
 	// While it serves, the token and certificate commands run in it.
 	token, errOut := runFeedCmd(t, home, 0, "indicators", "token", "create", "--label", "venue firewall")

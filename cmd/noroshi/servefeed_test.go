@@ -19,34 +19,12 @@ func TestServeWithIndicatorFeed(t *testing.T) {
 	token, _ := runFeedCmd(t, home, 0, "indicators", "token", "create", "--label", "firewall")
 	token = strings.TrimSpace(token)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	errR, errW := io.Pipe()
-	var serveOut lockedBuffer
-	done := make(chan error, 1)
-	go func() {
-		root := newRoot(feedEnv(home, &serveOut, errW))
-		root.SetArgs([]string{"--home", home, "serve", "--offline", "--indicators-bind", "127.0.0.1:0"})
-		done <- root.ExecuteContext(ctx)
-		errW.Close()
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
 	var url string
-	sc := bufio.NewScanner(errR)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range runServing(t, home, "noroshi: serving ", "serve", "--offline", "--indicators-bind", "127.0.0.1:0") {
 		if u, ok := strings.CutPrefix(line, "noroshi: indicator feed on "); ok {
 			url, _, _ = strings.Cut(u, " ")
 		}
-		if strings.HasPrefix(line, "noroshi: serving ") {
-			break
-		}
 	}
-	go io.Copy(io.Discard, errR)
 	if !strings.HasPrefix(url, "https://127.0.0.1:") {
 		t.Fatalf("serve printed no feed address (got %q)", url)
 	}
@@ -74,4 +52,37 @@ func TestServeWithIndicatorFeed(t *testing.T) {
 	if body := get(); !strings.Contains(body, "\n198.51.100.44\n") {
 		t.Fatalf("the feed did not follow a post made through serve:\n%s", body)
 	}
+}
+
+// runServing runs a serving command (serve, indicators serve) on home until
+// the test ends, and returns the lines it printed on standard error up to
+// the first that starts with until.
+func runServing(t *testing.T, home, until string, args ...string) []string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	errR, errW := io.Pipe()
+	var serveOut lockedBuffer
+	done := make(chan error, 1)
+	go func() {
+		root := newRoot(feedEnv(home, &serveOut, errW))
+		root.SetArgs(append([]string{"--home", home}, args...))
+		done <- root.ExecuteContext(ctx)
+		errW.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	})
+	var lines []string
+	sc := bufio.NewScanner(errR)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.HasPrefix(sc.Text(), until) {
+			break
+		}
+	}
+	go io.Copy(io.Discard, errR)
+	return lines
 }
