@@ -354,8 +354,9 @@ func decodeEnvelopes(m []byte) ([][]byte, error) {
 		return nil, fmt.Errorf("%w: expected envelopes or done", ErrProtocol)
 	}
 	n, k := binary.Uvarint(m[1:])
-	// An envelope takes at least two bytes.
-	if k <= 0 || n > uint64(len(m))/2 {
+	// Each encoding takes at least its length's byte (an empty one, which
+	// the caller refuses as an envelope, takes only that).
+	if k <= 0 || n > uint64(len(m)-1-k) {
 		return nil, fmt.Errorf("%w: envelopes count", ErrProtocol)
 	}
 	rest := m[1+k:]
