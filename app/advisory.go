@@ -900,9 +900,14 @@ func clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	cut := max - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
+	return s[:runeCut(s, max-len("…"))] + "…"
+}
+
+// runeCut returns the largest cut of s at most n (< len(s)) that falls on
+// a rune boundary.
+func runeCut(s string, n int) int {
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
-	return s[:cut] + "…"
+	return n
 }

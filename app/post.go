@@ -442,14 +442,7 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 	d.Advisory = r.Advisory
 	if len(d.Versions) > 1 {
 		// The comments on every version of a source are the post's.
-		ids := make([]envelope.Hash, 0, len(d.Versions))
-		for _, v := range d.Versions {
-			var id envelope.Hash
-			if id.UnmarshalText([]byte(v.Post)) == nil {
-				ids = append(ids, id)
-			}
-		}
-		d.CommentList = t.comments(ids...)
+		d.CommentList = t.comments(t.versionIDs(p)...)
 	}
 	d.Indicators = PostIndicators(r.Indicators, r.Body)
 	// Who read it: shown to the author, the author's organisation admins and

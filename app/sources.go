@@ -222,6 +222,20 @@ func (t *vtx) settleSource(group string) error {
 	return nil
 }
 
+// versionIDs returns the IDs of the versions of p's source, the one shown
+// first; just p's own when it stands for no source.
+func (t *vtx) versionIDs(p *viewRec) []envelope.Hash {
+	group := sourceOf(p)
+	if group == "" {
+		return []envelope.Hash{p.id}
+	}
+	var ids []envelope.Hash
+	for _, sv := range t.versions(group) {
+		ids = append(ids, sv.id)
+	}
+	return ids
+}
+
 // SourceVersion is one version of a post that stands for an outside
 // object, as a post's detail lists them.
 type SourceVersion struct {

@@ -11,7 +11,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"noroshi/app/stix"
 	"noroshi/crypto"
@@ -317,14 +316,7 @@ func (a *App) stixObjects(opts STIXExportOptions) ([]STIXObject, int, error) {
 			}
 			// The comments on every version of a source are the post's,
 			// each at the TLP of its own version.
-			ids := []envelope.Hash{v.id}
-			for _, sv := range t.sourceHistory(v) {
-				var id envelope.Hash
-				if id.UnmarshalText([]byte(sv.Post)) == nil && id != v.id {
-					ids = append(ids, id)
-				}
-			}
-			for _, id := range ids {
+			for _, id := range t.versionIDs(v) {
 				pv := t.post(id)
 				if pv == nil || pv.exercise != "" {
 					continue
@@ -1452,9 +1444,5 @@ func clipText(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	s = s[:n]
-	for len(s) > 0 && !utf8.ValidString(s) {
-		s = s[:len(s)-1]
-	}
-	return s
+	return s[:runeCut(s, n)]
 }
