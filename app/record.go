@@ -50,6 +50,10 @@ type Record struct {
 	Contacts       *ContactsRecord   `json:"contacts,omitempty"`
 	Chunk          *ChunkRecord      `json:"chunk,omitempty"`
 	Revocation     *RevocationNote   `json:"revocation,omitempty"`
+	Assets         *AssetsRecord     `json:"assets,omitempty"`       // assets.go
+	OrgSettings    *OrgSettings      `json:"org_settings,omitempty"` // metrics.go
+	Activity       *ActivityRecord   `json:"activity,omitempty"`     // metrics.go
+	ExerciseRun    *ExerciseRun      `json:"exercise_run,omitempty"` // exercise.go
 	Blob           []byte            `json:"-"`
 }
 
@@ -199,7 +203,8 @@ func (r *Record) count() int {
 	n := 0
 	for _, set := range []bool{r.Community != nil, r.Org != nil, r.Member != nil, r.Post != nil,
 		r.Comment != nil, r.Reads != nil, r.Incident != nil, r.IncidentUpdate != nil,
-		r.Contacts != nil, r.Chunk != nil, r.Revocation != nil} {
+		r.Contacts != nil, r.Chunk != nil, r.Revocation != nil, r.Assets != nil, r.OrgSettings != nil,
+		r.Activity != nil, r.ExerciseRun != nil} {
 		if set {
 			n++
 		}

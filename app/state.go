@@ -67,6 +67,8 @@ type state struct {
 	profiles    map[crypto.ID16]map[envelope.Hash]profileState // by person
 	contacts    map[crypto.ID16]map[envelope.Hash]contactsState
 	revocations map[crypto.DeviceID]map[envelope.Hash]revocationState
+	assets      map[crypto.ID16]map[envelope.Hash]assetsState      // by organisation (assets.go)
+	orgSettings map[crypto.ID16]map[envelope.Hash]orgSettingsState // by organisation (metrics.go)
 	// revIndex says when revocations were written; filled from the store
 	// when first needed (see revocationIndex).
 	revIndex *revocationIndex
@@ -80,6 +82,8 @@ func newState() *state {
 		profiles:    map[crypto.ID16]map[envelope.Hash]profileState{},
 		contacts:    map[crypto.ID16]map[envelope.Hash]contactsState{},
 		revocations: map[crypto.DeviceID]map[envelope.Hash]revocationState{},
+		assets:      map[crypto.ID16]map[envelope.Hash]assetsState{},
+		orgSettings: map[crypto.ID16]map[envelope.Hash]orgSettingsState{},
 		revIndex:    newRevocationIndex(),
 	}
 }
@@ -146,6 +150,10 @@ func (s *state) record(m meta, r *Record) {
 		put(s.contacts, r.Contacts.Org, m.id, contactsState{rec: r.Contacts, meta: m})
 	case r.Revocation != nil:
 		put(s.revocations, r.Revocation.Device, m.id, revocationState{rec: *r.Revocation, meta: m})
+	case r.Assets != nil:
+		put(s.assets, r.Assets.Org, m.id, assetsState{rec: r.Assets, meta: m})
+	case r.OrgSettings != nil:
+		put(s.orgSettings, r.OrgSettings.Org, m.id, orgSettingsState{rec: *r.OrgSettings, meta: m})
 	}
 }
 
@@ -162,6 +170,12 @@ func (s *state) forget(id envelope.Hash) {
 		delete(m, id)
 	}
 	for _, m := range s.revocations {
+		delete(m, id)
+	}
+	for _, m := range s.assets {
+		delete(m, id)
+	}
+	for _, m := range s.orgSettings {
 		delete(m, id)
 	}
 }

@@ -48,7 +48,7 @@ import (
 
 // viewFormat is the version of the views' layout and encodings. Views of
 // another version are dropped and folded again from the envelopes.
-const viewFormat = 4
+const viewFormat = 5
 
 const (
 	vbMeta      = "meta"
@@ -780,15 +780,25 @@ func (a *App) myPerson(trust *crypto.Trust) crypto.ID16 {
 // record folds one opened record into the views.
 func (t *vtx) record(v *viewRec, plain []byte, trust *crypto.Trust) error {
 	r := v.rec
-	id := v.id
-	if r.Reads == nil && r.Chunk == nil {
+	if r.Reads == nil && r.Chunk == nil && r.Activity == nil {
 		t.a.exportGen++
 	}
+	if v.exercise != "" {
+		return t.foldExercise(v, plain, trust)
+	}
+	return t.foldRecord(v, plain, trust)
+}
+
+// foldRecord folds one opened record of real (not exercise) traffic.
+func (t *vtx) foldRecord(v *viewRec, plain []byte, trust *crypto.Trust) error {
+	r := v.rec
+	id := v.id
 	switch {
 	case r.Chunk != nil:
 		// Attachment parts are read from the store when saved.
 		return nil
-	case r.Community != nil, r.Org != nil, r.Member != nil, r.Contacts != nil, r.Revocation != nil:
+	case r.Community != nil, r.Org != nil, r.Member != nil, r.Contacts != nil, r.Revocation != nil,
+		r.Assets != nil, r.OrgSettings != nil:
 		if err := t.put(v, plain); err != nil {
 			return err
 		}
@@ -813,10 +823,11 @@ func (t *vtx) record(v *viewRec, plain []byte, trust *crypto.Trust) error {
 		}
 		return t.b(vbIncidents).Put(id[:], nil)
 	case r.IncidentUpdate != nil:
-		if err := t.put(v, plain); err != nil {
-			return err
-		}
-		return t.b(vbKids).Put(cat(r.IncidentUpdate.Incident[:], id[:]), nil)
+		return t.foldIncidentUpdate(v, plain)
+	case r.Activity != nil:
+		return t.foldActivity(v, plain)
+	case r.ExerciseRun != nil:
+		return t.foldExerciseRun(v, plain)
 	case r.Reads != nil:
 		if err := t.put(v, plain); err != nil {
 			return err
@@ -1007,7 +1018,8 @@ func (t *vtx) remove(id envelope.Hash) error {
 	}
 	r := v.rec
 	switch {
-	case r.Community != nil, r.Org != nil, r.Member != nil, r.Contacts != nil, r.Revocation != nil:
+	case r.Community != nil, r.Org != nil, r.Member != nil, r.Contacts != nil, r.Revocation != nil,
+		r.Assets != nil, r.OrgSettings != nil:
 		t.a.view.forget(id)
 		return t.b(vbDir).Delete(id[:])
 	case r.Post != nil:
