@@ -130,10 +130,13 @@ const (
 	screenContacts  = "contacts"
 	screenDirectory = "directory"
 	screenSync      = "sync"
+	screenExercises = "exercises"
+	screenReports   = "reports"
+	screenMetrics   = "metrics"
 	screenSettings  = "settings"
 )
 
-var screens = []string{screenFeed, screenIncidents, screenContacts, screenDirectory, screenSync, screenSettings}
+var screens = []string{screenFeed, screenIncidents, screenContacts, screenDirectory, screenSync, screenExercises, screenReports, screenMetrics, screenSettings}
 
 // query is what the views are loaded for: the user's filter and selections.
 // The loader goroutine reads it; the UI thread writes it.
@@ -234,6 +237,9 @@ type UI struct {
 	contacts   *contactsView
 	dir        *directoryView
 	sync       *syncView
+	exercises  *exercisesView // exercises.go
+	reports    *reportsView   // reports.go
+	metrics    *metricsView   // metrics.go
 	settings   *settingsView
 
 	// pickSave and pickOpen choose files; tests replace them.
@@ -452,6 +458,9 @@ func buildUI(s *Session, a *app.App, n Network, nerr error) *UI {
 	u.contacts = newContactsView(u)
 	u.dir = newDirectoryView(u)
 	u.sync = newSyncView(u)
+	u.exercises = newExercisesView(u)
+	u.reports = newReportsView(u)
+	u.metrics = newMetricsView(u)
 	u.settings = newSettingsView(u, s)
 
 	navBox := container.NewVBox()
@@ -500,6 +509,12 @@ func navIcon(name string) fyne.Resource {
 		return theme.ListIcon()
 	case screenSync:
 		return theme.ViewRefreshIcon()
+	case screenExercises:
+		return theme.MediaPlayIcon()
+	case screenReports:
+		return theme.DocumentPrintIcon()
+	case screenMetrics:
+		return theme.GridIcon()
 	}
 	return theme.SettingsIcon()
 }
@@ -527,6 +542,12 @@ func (u *UI) show(name string) {
 		obj = u.dir.obj
 	case screenSync:
 		obj = u.sync.obj
+	case screenExercises:
+		obj = u.exercises.obj
+	case screenReports:
+		obj = u.reports.obj
+	case screenMetrics:
+		obj = u.metrics.obj
 	default:
 		obj = u.settings.obj
 	}
