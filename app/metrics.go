@@ -19,6 +19,10 @@ type OrgSettings struct {
 	// NoViewCounts: the organisation's members' topic views and activity
 	// are not recorded, nor counted when an older device recorded them.
 	NoViewCounts bool `json:"no_view_counts,omitempty"`
+	// Named: the organisation consents to being named in the daily
+	// bulletin and digests to all members (report.go); without it, it is
+	// counted but not named.
+	Named bool `json:"named,omitempty"`
 }
 
 type orgSettingsState struct {

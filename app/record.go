@@ -45,7 +45,7 @@ type Record struct {
 	Post           *PostRecord       `json:"post,omitempty"`
 	Comment        *CommentRecord    `json:"comment,omitempty"`
 	Reads          *ReadsRecord      `json:"reads,omitempty"`
-	Incident       *IncidentRecord   `json:"incident,omitempty"`
+	Incident       *IncidentRecord   `json:"incident,omitzero"`
 	IncidentUpdate *IncidentUpdate   `json:"incident_update,omitempty"`
 	Contacts       *ContactsRecord   `json:"contacts,omitempty"`
 	Chunk          *ChunkRecord      `json:"chunk,omitempty"`
@@ -103,6 +103,14 @@ type PostRecord struct {
 	// STIX, on a post imported from STIX, is a JSON array of the original
 	// objects it stands for (at most MaxSTIX bytes), exported as they came.
 	STIX json.RawMessage `json:"stix,omitempty"`
+	// Incident, on a post a coordinator re-published from an incident
+	// without names, links back to that incident (shown only to those who
+	// may see it; support.go).
+	Incident envelope.Hash `json:"incident,omitzero"`
+	// About, on an observation notice, names the post whose indicator
+	// falls inside the addressed organisation's registered assets
+	// (assets.go).
+	About envelope.Hash `json:"about,omitzero"`
 }
 
 // PostSource names the outside object a post stands for. ID is the
