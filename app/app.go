@@ -55,6 +55,9 @@ type App struct {
 	chmu    sync.Mutex
 	changed chan struct{} // closed at the next change; see Changed
 
+	// assetCache holds the index of the asset registers (assets.go).
+	assetCache assetCache
+
 	stop    chan struct{} // closed by Close: the fold loop stops
 	stopped chan struct{} // closed when the fold loop has stopped
 }

@@ -213,6 +213,10 @@ func buildDemo(cfg Config, centre *App) error {
 			return err
 		}
 	}
+	// Topic views, and Venue North's consent to be named (metrics.go).
+	if err := demoMetrics(members, ids); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
 	if _, err := centre.Bookmark(ids[1], true); err != nil {
 		return err
 	}
@@ -257,6 +261,16 @@ func buildDemo(cfg Config, centre *App) error {
 			}
 		}
 	}
+	// One-stop support: the venue's flood routed to two support
+	// organisations (support_demo.go).
+	if err := demoSupport(centre, members, all); err != nil {
+		return fmt.Errorf("support requests: %w", err)
+	}
+	// The fifth joint exercise's first injects, kept apart from the real
+	// feed (exercise_demo.go).
+	if err := demoExercise(centre, members["Power SOC Analyst"], members["Railway IT Lead"]); err != nil {
+		return fmt.Errorf("exercise: %w", err)
+	}
 
 	// 24-hour contacts.
 	contacts := []struct {
@@ -277,6 +291,11 @@ func buildDemo(cfg Config, centre *App) error {
 		if _, err := a.SetContact(c.org, c.e, false); err != nil {
 			return fmt.Errorf("contact of %s: %w", c.org, err)
 		}
+	}
+	// Registered assets, a post that concerns two of them and one
+	// observation notice sent (assets.go).
+	if err := demoAssets(centre, members); err != nil {
+		return fmt.Errorf("assets: %w", err)
 	}
 	return exchange(all)
 }

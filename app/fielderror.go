@@ -77,12 +77,13 @@ const (
 	FieldRequest     Field = "request"      // a join request file
 	FieldEndorsement Field = "endorsement"  // an endorsement file
 	FieldInvite      Field = "invite"       // an invite file
+	FieldSupport     Field = "support"      // the kinds of help an incident's reporter wants (support.go)
 )
 
 // Fields lists every field, for front ends to check that they phrase each.
 var Fields = []Field{FieldHome, FieldName, FieldPassphrase, FieldTitle, FieldBody, FieldType, FieldTag, FieldTLP, FieldChannel,
 	FieldTo, FieldToMember, FieldReason, FieldOrg, FieldOrgKind, FieldSector, FieldRole, FieldCategory, FieldStatus, FieldNote,
-	FieldAssign, FieldAffects, FieldContactRole, FieldContactName, FieldPhone, FieldEmail, FieldRequest, FieldEndorsement, FieldInvite}
+	FieldAssign, FieldAffects, FieldContactRole, FieldContactName, FieldPhone, FieldEmail, FieldRequest, FieldEndorsement, FieldInvite, FieldSupport}
 
 // Reason is what is wrong with a field.
 type Reason string
@@ -114,18 +115,19 @@ type Subject string
 
 // Subjects.
 const (
-	OfIdentity     Subject = "identity"
-	OfCommunity    Subject = "community"
-	OfOrg          Subject = "organisation"
-	OfPost         Subject = "post"
-	OfComment      Subject = "comment"
-	OfIncident     Subject = "incident"
-	OfIncidentNote Subject = "incident-update"
-	OfContact      Subject = "contact"
-	OfInvite       Subject = "invite"
-	OfRevocation   Subject = "revocation"
-	OfRetraction   Subject = "retraction"
-	OfDemo         Subject = "demo"
+	OfIdentity      Subject = "identity"
+	OfCommunity     Subject = "community"
+	OfOrg           Subject = "organisation"
+	OfPost          Subject = "post"
+	OfComment       Subject = "comment"
+	OfIncident      Subject = "incident"
+	OfIncidentNote  Subject = "incident-update"
+	OfContact       Subject = "contact"
+	OfInvite        Subject = "invite"
+	OfRevocation    Subject = "revocation"
+	OfRetraction    Subject = "retraction"
+	OfDemo          Subject = "demo"
+	OfSupportAnswer Subject = "support-answer" // an answer to a support request (support.go)
 )
 
 func (e *FieldError) Unwrap() error {
@@ -241,6 +243,8 @@ func FieldWord(f Field) string {
 		return "assignee"
 	case FieldEmail:
 		return "e-mail"
+	case FieldSupport:
+		return "kind of help"
 	}
 	return string(f)
 }

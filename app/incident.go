@@ -13,26 +13,49 @@ import (
 
 // IncidentDraft is a report to the consultation window.
 type IncidentDraft struct {
-	Category         Category
-	Title            string
-	Body             string
-	Affects          Affects
+	Category Category
+	Title    string
+	Body     string
+	Affects  Affects
+	// Support lists the kinds of help wanted (none: no support asked).
+	// SupportRequested without kinds is an older front end's "support
+	// requested, kind not said".
+	Support          []SupportKind
 	SupportRequested bool
 	Files            []File
 	Exercise         string
 }
 
-// IncidentChange moves an incident: a new status, a note, an assignee.
+// IncidentChange moves an incident: a new status, a note, an assignee,
+// the kinds of help wanted, escalation flags. Zero fields change nothing.
 type IncidentChange struct {
 	Status Status
-	Note   string
+	// Note is a note for the timeline; reopening a closed incident needs
+	// one (the reason).
+	Note string
 	// Assign is the person who handles it: a person ID (as Member.Person;
 	// a device ID or an ID prefix of at least 6 hex digits also does), or
 	// a name only when exactly one person bears it.
 	Assign string
+	// SetSupport sets the kinds of help wanted to Support (empty: none).
+	SetSupport bool
+	Support    []SupportKind
+	// Affects sets "affects event operations" (the reporting organisation
+	// and coordinators); Public ("needs a public response / in the media")
+	// and PassedOn ("passed to the security coordination centre") are set
+	// by coordinators only.
+	Affects  Affects
+	Public   *bool
+	PassedOn *bool
 }
 
 // Incident is an incident with its whole timeline.
+//
+// For other parts (reports, metrics): Affects, Public and PassedOn are the
+// escalation flags; Support the kinds of help wanted; Requests the support
+// requests with their state, opened and answered times; Moves the status
+// moves this device may make. All are as the rules of support.go judge
+// them, against the trust state of the whole set.
 type Incident struct {
 	ID               string          `json:"id"`
 	Title            string          `json:"title"`
@@ -40,6 +63,9 @@ type Incident struct {
 	Status           Status          `json:"status"`
 	Affects          Affects         `json:"affects_event"`
 	SupportRequested bool            `json:"support_requested"`
+	Support          []SupportKind   `json:"support"`
+	Public           bool            `json:"public_response"`
+	PassedOn         bool            `json:"passed_on"`
 	Org              string          `json:"org"`
 	OrgName          string          `json:"org_name"`
 	Reporter         string          `json:"reporter"`
@@ -53,6 +79,18 @@ type Incident struct {
 	Exercise         string          `json:"exercise,omitempty"`
 	Files            []Attachment    `json:"files"`
 	Timeline         []TimelineEntry `json:"timeline"`
+	// Requests are the support requests this device may see: all of them
+	// for the reporting organisation and coordinators, its own
+	// organisation's for an addressed organisation.
+	Requests []SupportRequest `json:"support_requests"`
+	// SupportOnly: this device knows the incident only through support
+	// requests to its organisation (the snapshot they carry); its status
+	// and updates are not shared with it (Status is empty).
+	SupportOnly bool `json:"support_only,omitempty"`
+	// Moves are the statuses this device may move the incident to now
+	// (support.go, statusRules); a reopening needs a note.
+	Moves []Status `json:"moves"`
+	IncidentAbilities
 }
 
 // TimelineEntry is one step of an incident's timeline.
@@ -69,6 +107,22 @@ type TimelineEntry struct {
 	Assign    string `json:"assign,omitempty"`
 	AssignOrg string `json:"assign_org,omitempty"`
 	AssignID  string `json:"assign_id,omitempty"`
+	// Support, when SupportSet, are the kinds of help wanted set anew (on
+	// a request: the kinds asked of that organisation).
+	Support    []SupportKind `json:"support,omitempty"`
+	SupportSet bool          `json:"support_set,omitempty"`
+	Affects    Affects       `json:"affects,omitempty"`
+	Public     *bool         `json:"public_response,omitempty"`
+	PassedOn   *bool         `json:"passed_on,omitempty"`
+	// Request is the support request this step makes (or answers), to
+	// RequestOrg; Answer is the answer.
+	Request    string        `json:"request,omitempty"`
+	RequestOrg string        `json:"request_org,omitempty"`
+	Answer     SupportAnswer `json:"answer,omitempty"`
+	// Refused, when set, says why this step changed nothing (a move the
+	// rules forbid, written by a modified client); RefusedWhy in English.
+	Refused    Refusal `json:"refused,omitempty"`
+	RefusedWhy string  `json:"refused_why,omitempty"`
 }
 
 // ReportIncident opens an incident in the consultation window. It is sealed
@@ -88,6 +142,12 @@ func (a *App) ReportIncident(d IncidentDraft) (Incident, error) {
 	if d.Affects == "" {
 		d.Affects = AffectsUnknown
 	}
+	for _, k := range d.Support {
+		if _, err := ParseSupportKind(string(k)); err != nil {
+			return Incident{}, err
+		}
+	}
+	d.Support = normKinds(d.Support)
 	if err := checkFiles(d.Files, a.cfg.MaxAttachment); err != nil {
 		return Incident{}, err
 	}
@@ -101,7 +161,7 @@ func (a *App) ReportIncident(d IncidentDraft) (Incident, error) {
 	if err != nil {
 		return Incident{}, err
 	}
-	rec := &IncidentRecord{Category: d.Category, Title: d.Title, Body: d.Body, Affects: d.Affects, SupportRequested: d.SupportRequested, Org: me.Org}
+	rec := &IncidentRecord{Category: d.Category, Title: d.Title, Body: d.Body, Affects: d.Affects, SupportRequested: d.SupportRequested && len(d.Support) == 0, Support: d.Support, Org: me.Org}
 	builders, refs := a.attachmentBuilders(aud, d.Files, d.Exercise)
 	builders = append(builders, func(pos crypto.Position, clock uint64) (*envelope.Envelope, error) {
 		rec.Attachments = refs()
@@ -135,27 +195,55 @@ func (a *App) orgAudience(org crypto.ID16) (crypto.Audience, error) {
 	return aud, nil
 }
 
-// UpdateIncident adds a status change, note or assignment. The reporting
-// organisation's members and the coordinators may update an incident.
+// UpdateIncident adds a status change, note, assignment, kinds of help
+// wanted or escalation flags. The reporting organisation's members and the
+// coordinators may update an incident; status moves follow statusRules and
+// the public-response and passed-on flags are the coordinators' (a
+// *RuleError says why, and which moves are allowed).
 func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 	c.Note = strings.TrimSpace(c.Note)
-	if c.Status == "" && c.Note == "" && c.Assign == "" {
+	if c.Status == "" && c.Note == "" && c.Assign == "" && !c.SetSupport && c.Affects == "" && c.Public == nil && c.PassedOn == nil {
 		return Incident{}, &FieldError{Of: OfIncidentNote, Field: FieldStatus, Reason: ReasonOneRequired, Also: []Field{FieldNote, FieldAssign}}
 	}
 	if len(c.Note) > MaxBody || !utf8.ValidString(c.Note) {
 		return Incident{}, fmt.Errorf("%w: the note is UTF-8 text of at most %d bytes", ErrInvalid, MaxBody)
+	}
+	if c.Affects != "" {
+		if _, err := ParseAffects(string(c.Affects)); err != nil {
+			return Incident{}, err
+		}
+	}
+	for _, k := range c.Support {
+		if _, err := ParseSupportKind(string(k)); err != nil {
+			return Incident{}, err
+		}
+	}
+	u := &IncidentUpdate{Status: c.Status, Note: c.Note, Affects: c.Affects, Public: c.Public, PassedOn: c.PassedOn}
+	if c.SetSupport {
+		u.Support = &SupportWanted{Kinds: normKinds(c.Support)}
 	}
 	a.mu.RLock()
 	inc, err := a.findIncident(q)
 	if err == nil {
 		_, err = a.me() // joined and not revoked, or says so
 	}
-	if err == nil && !a.viewer().canUpdateIncident(inc.rec.Incident.Org) {
+	me := a.viewer()
+	if err == nil && !me.canUpdateIncident(inc.rec.Incident.Org) {
 		err = fmt.Errorf("%w: only the reporting organisation and coordinators update an incident", ErrNotAllowed)
 	}
-	var assign crypto.ID16
+	if err == nil {
+		var cur Incident
+		err = a.inView(func(t *vtx) error { cur = t.buildIncident(inc.id, inc); return nil })
+		who := actorOf(me.m, me.active, inc.rec.Incident.Org)
+		if r := checkUpdate(cur.Status, who, u); err == nil && r != "" {
+			err = &RuleError{Why: r}
+			if u.Status != "" && checkMove(cur.Status, u.Status, who, u.Note) != "" {
+				err = &RuleError{Why: r, From: cur.Status, To: u.Status, Allowed: allowedMoves(cur.Status, who)}
+			}
+		}
+	}
 	if err == nil && c.Assign != "" {
-		assign, err = a.view.findPerson(c.Assign)
+		u.Assign, err = a.view.findPerson(c.Assign)
 	}
 	var aud crypto.Audience
 	if err == nil {
@@ -165,19 +253,24 @@ func (a *App) UpdateIncident(q string, c IncidentChange) (Incident, error) {
 	if err != nil {
 		return Incident{}, err
 	}
-	u := &IncidentUpdate{Incident: inc.id, Status: c.Status, Note: c.Note, Assign: assign}
+	u.Incident = inc.id
 	if _, err := a.write(a.sealed(aud, &Record{Exercise: inc.exercise, IncidentUpdate: u})); err != nil {
 		return Incident{}, err
 	}
 	return a.Incident(inc.id.String())
 }
 
-// Incidents lists the incidents this device can read, most recently updated first.
+// Incidents lists the incidents this device can read, most recently
+// updated first: those it can open, and those its organisation was asked
+// to support (Incident.SupportOnly).
 func (a *App) Incidents() []Incident {
 	var out []Incident
 	a.read(func(t *vtx) error {
 		for _, v := range t.reported() {
 			out = append(out, t.incident(v))
+		}
+		for _, id := range t.askedOnly() {
+			out = append(out, t.buildIncident(id, nil))
 		}
 		return nil
 	})
@@ -194,7 +287,7 @@ func (a *App) Incidents() []Incident {
 }
 
 // findIncident resolves an incident ID prefix in a view transaction of its
-// own. The caller holds a.mu.
+// own, among the incidents this device can open. The caller holds a.mu.
 func (a *App) findIncident(q string) (*viewRec, error) {
 	var v *viewRec
 	err := a.inView(func(t *vtx) error {
@@ -205,13 +298,14 @@ func (a *App) findIncident(q string) (*viewRec, error) {
 	return v, err
 }
 
-// Incident returns one incident by ID prefix.
+// Incident returns one incident by ID prefix: one this device can open,
+// or one its organisation was asked to support.
 func (a *App) Incident(q string) (Incident, error) {
 	var out Incident
 	err := a.read(func(t *vtx) error {
-		v, err := t.findIncident(q)
+		id, v, err := t.findAnyIncident(q)
 		if err == nil {
-			out = t.incident(v)
+			out = t.buildIncident(id, v)
 		}
 		return err
 	})

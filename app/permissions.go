@@ -125,3 +125,17 @@ func (v viewer) permitMembers(ms []Member) {
 		}
 	}
 }
+
+// canRoute: coordinators pass an incident to support organisations
+// (support.go).
+func (v viewer) canRoute() bool { return v.coordinator() }
+
+// canRepublish: coordinators re-publish an incident without names
+// (republish.go).
+func (v viewer) canRepublish() bool { return v.coordinator() }
+
+// canAnswerSupport: the addressed organisation's members and the
+// coordinators answer a support request to organisation to.
+func (v viewer) canAnswerSupport(to crypto.ID16) bool {
+	return v.coordinator() || (v.active && v.m.Role != crypto.RoleRelay && v.m.Org == to)
+}

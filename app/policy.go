@@ -80,6 +80,9 @@ var flushMu sync.Mutex
 // home. Having no community or a revoked device is not an error here: the
 // receipts stay until they can go.
 func (a *App) FlushDueReads() error {
+	if err := a.FlushDueActivity(); err != nil { // topic views, batched alike (metrics.go)
+		a.cfg.Logf("activity: %v", err)
+	}
 	_, err := a.FlushReads(false)
 	var revoked *RevokedError
 	if errors.Is(err, ErrNoCommunity) || errors.As(err, &revoked) {
@@ -121,6 +124,9 @@ func (a *App) HoldReadReceipts() (stop func() error) {
 			close(done)
 			wg.Wait()
 			_, err = a.FlushReads(true)
+			if _, aerr := a.FlushActivity(true); aerr != nil { // metrics.go
+				a.cfg.Logf("activity: %v", aerr)
+			}
 			var revoked *RevokedError
 			if errors.Is(err, ErrNoCommunity) || errors.As(err, &revoked) {
 				err = nil

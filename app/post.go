@@ -49,6 +49,12 @@ type PostDraft struct {
 	// STIX, set by the STIX import, keeps the original objects a post
 	// stands for (PostRecord.STIX): a JSON array.
 	STIX []byte
+	// About, on an observation notice, is the ID (or a prefix) of the post
+	// the notice is about (PostRecord.About; NoticeDraft sets it).
+	About string
+	// Incident, on a coordinator's re-publication of an incident without
+	// names (App.RepublishDraft), is that incident's ID (republish.go).
+	Incident string
 }
 
 // File is an attachment's name and bytes.
@@ -101,6 +107,13 @@ type PostDetail struct {
 	Advisory *AdvisoryFields `json:"advisory,omitempty"`
 	// Delivery is shown to the author only.
 	Delivery *Delivery `json:"delivery,omitempty"`
+	// Concerns are the post's indicators that fall inside registered
+	// assets: on a member's device its organisation's, on a coordinator's
+	// every organisation's (assets.go).
+	Concerns []AssetMatch `json:"concerns,omitempty"`
+	// Incident is the incident a coordinator re-published this post from,
+	// shown only to a device that can open that incident (support.go).
+	Incident string `json:"incident,omitempty"`
 	// PostAbilities say what this device may do with the post.
 	PostAbilities
 }
@@ -243,6 +256,12 @@ func (a *App) postBuilders(d PostDraft) ([]builder, error) {
 		var id crypto.ID16
 		id, err = a.view.findPerson(p)
 		rec.ToPersons = appendUnique(rec.ToPersons, id)
+	}
+	if err == nil {
+		rec.About, err = a.resolveAbout(&d) // assets.go
+	}
+	if err == nil && d.Incident != "" {
+		err = a.linkIncident(rec, d.Incident)
 	}
 	if err == nil {
 		err = checkScope(rec, me)
@@ -429,7 +448,7 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 	s := a.view
 	r := p.rec.Post
 	// Empty lists, not null, in --json.
-	d := PostDetail{PostSummary: t.summary(p, l), Body: r.Body, Files: []Attachment{}, CommentList: t.comments(p.id)}
+	d := PostDetail{PostSummary: t.summary(p, l), Body: r.Body, Files: []Attachment{}, CommentList: t.commentsOf(p)}
 	d.Scope.Community = len(r.ToOrgs) == 0 && len(r.ToPersons) == 0
 	for _, o := range r.ToOrgs {
 		d.Scope.Orgs = append(d.Scope.Orgs, s.orgName(o))
@@ -450,7 +469,7 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 	author, _ := s.trust.Member(p.author)
 	d.ReadByVisible = a.viewer().canSeeReads(author)
 	orgs := map[crypto.ID16]bool{}
-	for person, c := range t.readers(p.id) {
+	for person, c := range t.readersOf(p) {
 		org := s.personOrg(person)
 		orgs[org] = true
 		if d.ReadByVisible {
@@ -482,9 +501,11 @@ func (a *App) detail(t *vtx, p *viewRec, l localState) PostDetail {
 		d.AudienceOrgs = len(aud)
 	}
 	if p.author == a.dev.ID() {
-		d.Delivery = a.delivery(p, t.readerDevices(p.id), d.ReadOrgs, d.AudienceOrgs)
+		d.Delivery = a.delivery(p, t.readerDevicesOf(p), d.ReadOrgs, d.AudienceOrgs)
 	}
 	d.PostAbilities = a.viewer().postAbilities(p.author)
+	d.Concerns = a.postConcerns(t, p)
+	d.Incident = t.republishedFrom(p)
 	return d
 }
 
@@ -580,22 +601,45 @@ func (a *App) FlushReads(force bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	rec := &ReadsRecord{}
 	var ops []replica.LocalOp
+	var posts []envelope.Hash
 	for k := range pending {
 		var h envelope.Hash
 		if h.UnmarshalText([]byte(strings.TrimPrefix(k, localPendingRead))) == nil {
-			rec.Posts = append(rec.Posts, h)
+			posts = append(posts, h)
 		}
 		ops = append(ops, replica.LocalOp{Key: k})
 	}
-	sort.Slice(rec.Posts, func(i, j int) bool { return bytes.Compare(rec.Posts[i][:], rec.Posts[j][:]) < 0 })
-	if _, err := a.write(a.sealed(aud, &Record{Reads: rec})); err != nil {
+	sort.Slice(posts, func(i, j int) bool { return bytes.Compare(posts[i][:], posts[j][:]) < 0 })
+	// Reads of an exercise's posts go in a receipt marked for it
+	// (exercise.go): one receipt for real posts, one per exercise.
+	byExercise := map[string]*ReadsRecord{}
+	var names []string
+	a.read(func(t *vtx) error {
+		for _, h := range posts {
+			ex := ""
+			if v := t.get(h); v != nil {
+				ex = v.exercise
+			}
+			if byExercise[ex] == nil {
+				byExercise[ex] = &ReadsRecord{}
+				names = append(names, ex)
+			}
+			byExercise[ex].Posts = append(byExercise[ex].Posts, h)
+		}
+		return nil
+	})
+	sort.Strings(names)
+	var builders []builder
+	for _, ex := range names {
+		builders = append(builders, a.sealed(aud, &Record{Exercise: ex, Reads: byExercise[ex]}))
+	}
+	if _, err := a.write(builders...); err != nil {
 		return 0, err
 	}
 	stamp, _ := now.MarshalText()
 	ops = append(ops, replica.LocalOp{Key: localReadsSent, Value: stamp})
-	return len(rec.Posts), a.store.PutLocal(ops...)
+	return len(posts), a.store.PutLocal(ops...)
 }
 
 // Bookmark sets or clears a bookmark. Bookmarks stay on this device.

@@ -32,8 +32,15 @@ const recordVersion = 1
 //	Post            any member; observation channel: coordinators
 //	Comment, Reads  any member
 //	Incident        any member, for its own organisation; coordinators, for any
-//	IncidentUpdate  coordinators, and members of the reporting organisation
+//	IncidentUpdate  coordinators, and members of the reporting organisation, each status
+//	                move by the table in support.go (statusRules); a support request:
+//	                coordinators; its answer: members of the addressed organisation,
+//	                coordinators
 //	Contacts        coordinators, org admins of that organisation
+//	Assets          coordinators, org admins of that organisation (assets.go)
+//	OrgSettings     coordinators, org admins of that organisation (metrics.go)
+//	Activity        any member, for its own device (metrics.go)
+//	ExerciseRun     coordinators (exercise.go)
 //	Chunk           anyone; it counts only where a post or incident names it by ID
 //	Revocation      coordinators (the reason shown beside a revocation)
 type Record struct {
@@ -152,23 +159,41 @@ type ReadsRecord struct {
 	Posts []envelope.Hash `json:"posts"`
 }
 
-// IncidentRecord opens an incident in the consultation window.
+// IncidentRecord opens an incident in the consultation window. Support
+// lists the kinds of help wanted; SupportRequested is the flag older
+// records carry instead ("support requested, kind not said"), still read.
 type IncidentRecord struct {
 	Category         Category        `json:"category"`
 	Title            string          `json:"title"`
 	Body             string          `json:"body,omitempty"`
 	Affects          Affects         `json:"affects"`
 	SupportRequested bool            `json:"support_requested,omitempty"`
+	Support          []SupportKind   `json:"support,omitempty"`
 	Org              crypto.ID16     `json:"org"`
 	Attachments      []AttachmentRef `json:"attachments,omitempty"`
 }
 
-// IncidentUpdate changes an incident's status, adds a note, assigns it.
+// IncidentUpdate changes an incident: its status, a note, an assignee,
+// the kinds of help wanted, the escalation flags; or it is a support
+// request to one organisation, or an answer to one (support.go, which
+// says who may write what). Unset fields change nothing.
 type IncidentUpdate struct {
 	Incident envelope.Hash `json:"incident"`
 	Status   Status        `json:"status,omitempty"`
 	Note     string        `json:"note,omitempty"`
 	Assign   crypto.ID16   `json:"assign,omitempty"`
+	// Support sets the kinds of help wanted anew.
+	Support *SupportWanted `json:"support,omitempty"`
+	// Affects sets "affects event operations"; Public "needs a public
+	// response / in the media"; PassedOn "passed to the security
+	// coordination centre (NISC)".
+	Affects  Affects `json:"affects,omitempty"`
+	Public   *bool   `json:"public,omitempty"`
+	PassedOn *bool   `json:"passed_on,omitempty"`
+	// Request passes the incident to one support organisation; Answer
+	// answers such a request. Either comes alone.
+	Request *SupportRequestRecord `json:"request,omitempty"`
+	Answer  *SupportAnswerRecord  `json:"answer,omitempty"`
 }
 
 // ContactsRecord is an organisation's whole list of 24-hour contact points;

@@ -172,8 +172,11 @@ func TestThreatSourceKeptApart(t *testing.T) {
 	if _, err := c.centre.Post(obs); err != nil {
 		t.Fatal(err)
 	}
-	if got := feedTitles(c.centre, ""); len(got) != 3 {
-		t.Fatalf("feed %v, want the real post, the exercise and the observation", got)
+	if got := feedTitles(c.centre, ""); len(got) != 2 {
+		t.Fatalf("feed %v, want the real post and the observation (the exercise's post is in its own feed)", got)
+	}
+	if got, _ := c.centre.ExerciseFeed("Drill 3"); len(got) != 1 || got[0].Title != "exercise" {
+		t.Fatalf("the exercise's feed %v, want its import", got)
 	}
 	if h, _ := c.centre.SourceHeld("ghsa:GHSA-cccc", TLPClear); !h.Modified.Equal(mod) {
 		t.Fatalf("SourceHeld %v, want the real import's %v", h.Modified, mod)

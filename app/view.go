@@ -1016,6 +1016,9 @@ func (t *vtx) remove(id envelope.Hash) error {
 	if v.kind == kindRetraction {
 		return t.b(vbRetracted).Delete(cat(v.target[:], id[:]))
 	}
+	if v.exercise != "" {
+		return t.unfoldExercise(v)
+	}
 	r := v.rec
 	switch {
 	case r.Community != nil, r.Org != nil, r.Member != nil, r.Contacts != nil, r.Revocation != nil,
@@ -1035,9 +1038,14 @@ func (t *vtx) remove(id envelope.Hash) error {
 	case r.Incident != nil:
 		return t.b(vbIncidents).Delete(id[:])
 	case r.IncidentUpdate != nil:
+		if err := t.b(vbAsked).Delete(cat(r.IncidentUpdate.Incident[:], id[:])); err != nil {
+			return err
+		}
 		return t.b(vbKids).Delete(cat(r.IncidentUpdate.Incident[:], id[:]))
 	case r.Reads != nil:
 		return t.unfoldReads(v)
+	case r.Activity != nil:
+		return t.unfoldActivity(v)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -109,8 +110,8 @@ func (t *vtx) summary(v *viewRec, l localState) PostSummary {
 	s := a.view
 	p := v.rec.Post
 	m, _ := s.trust.Member(v.author)
-	readers := t.readerCount(v.id)
-	read := t.readBy(v.id, s.person(a.dev.ID()))
+	// An exercise post's reads and comments are in the exercise buckets.
+	readers, read, comments := t.postCounts(v, s.person(a.dev.ID()))
 	if !read && l.reads[v.id] {
 		// Read here, receipt not sent yet (batched): count it now.
 		readers++
@@ -121,7 +122,7 @@ func (t *vtx) summary(v *viewRec, l localState) PostSummary {
 		ID: v.id.String(), Title: p.Title, Type: p.Type, Tag: p.Tag, TagMark: p.Tag.Mark(),
 		TLP: p.TLP.Label(), Channel: p.Channel, Org: m.Org.String(), OrgName: s.orgName(m.Org),
 		Author: v.author.String(), AuthorName: s.deviceName(v.author), Time: wallTime(v.clock),
-		Unread: !read, Bookmarked: l.bookmarks[v.id], Reads: readers, Comments: count(t.b(vbKids), v.id[:]),
+		Unread: !read, Bookmarked: l.bookmarks[v.id], Reads: readers, Comments: comments,
 		Attachments: len(p.Attachments), Exercise: v.exercise,
 	}
 }
@@ -425,6 +426,11 @@ func (t *vtx) comments(ids ...envelope.Hash) []Comment {
 			return true
 		})
 	}
+	return t.commentList(cs)
+}
+
+// commentList orders comments oldest first and shows them.
+func (t *vtx) commentList(cs []*viewRec) []Comment {
 	sort.Slice(cs, func(i, j int) bool { return cs[j].newer(cs[i].meta) })
 	s := t.a.view
 	out := []Comment{}
@@ -459,14 +465,16 @@ func (t *vtx) reported() []*viewRec {
 func (t *vtx) findIncident(q string) (*viewRec, error) {
 	s := t.a.view
 	id, err := findOne(q, "incident", "see `noroshi incident list`", func(lq string) []envelope.Hash {
-		return findIDs(t.b(vbIncidents), lq, func(id envelope.Hash) bool {
+		ok := func(id envelope.Hash) bool {
 			v := t.get(id)
 			if v == nil || v.rec == nil || v.rec.Incident == nil {
 				return false
 			}
 			m, ok := s.trust.Member(v.author)
 			return ok && (m.Org == v.rec.Incident.Org || m.Role == crypto.RoleCoordinator)
-		})
+		}
+		// An exercise's incidents are shown by ID too (exercise.go).
+		return append(findIDs(t.b(vbIncidents), lq, ok), findIDs(t.b(vbXIncidents), lq, ok)...)
 	})
 	if err != nil {
 		return nil, err
@@ -474,47 +482,25 @@ func (t *vtx) findIncident(q string) (*viewRec, error) {
 	return t.get(id), nil
 }
 
-// incident builds the view of one incident. Status and assignee are
-// last-writer-wins by clock among updates by the reporting organisation and
-// coordinators; every update stays in the timeline.
-func (t *vtx) incident(v *viewRec) Incident {
-	s := t.a.view
-	inc := v.rec.Incident
-	out := Incident{
-		ID: v.id.String(), Title: inc.Title, Category: inc.Category, Status: StatusReported,
-		Affects: inc.Affects, SupportRequested: inc.SupportRequested,
-		Org: inc.Org.String(), OrgName: s.orgName(inc.Org),
-		Reporter: v.author.String(), ReporterName: s.deviceName(v.author),
-		Opened: wallTime(v.clock), Updated: wallTime(v.clock), Body: inc.Body, Exercise: v.exercise,
-		Timeline: []TimelineEntry{}, // [] rather than null in --json before the first update
-		Files:    attachmentViews(inc.Attachments),
+// findAnyIncident resolves an incident ID prefix among those this device
+// can open (v set) and those its organisation was asked to support (v nil).
+func (t *vtx) findAnyIncident(q string) (envelope.Hash, *viewRec, error) {
+	if v, err := t.findIncident(q); err == nil || !errors.Is(err, ErrNotFound) {
+		if err != nil {
+			return envelope.Hash{}, nil, err
+		}
+		return v.id, v, nil
 	}
-	var ups []*viewRec
-	eachPrefix(t.b(vbKids), v.id[:], func(k, _ []byte) bool {
-		u := t.get(envelope.Hash(k[len(v.id):]))
-		if u == nil || u.rec == nil || u.rec.IncidentUpdate == nil {
-			return true
-		}
-		um, ok := s.trust.Member(u.author)
-		if ok && (um.Role == crypto.RoleCoordinator || um.Org == inc.Org) {
-			ups = append(ups, u)
-		}
-		return true
+	id, err := findOne(q, "incident", "see `noroshi incident list`", func(lq string) []envelope.Hash {
+		return findIDs(t.b(vbAsked), lq, func(id envelope.Hash) bool { return len(t.askedRequests(id)) > 0 })
 	})
-	sort.Slice(ups, func(i, j int) bool { return ups[j].newer(ups[i].meta) })
-	for _, u := range ups {
-		r := u.rec.IncidentUpdate
-		e := TimelineEntry{ID: u.id.String(), Time: wallTime(u.clock), Author: u.author.String(), AuthorName: s.deviceName(u.author),
-			AuthorOrg: s.orgName(s.personOrg(s.person(u.author))), Status: r.Status, Note: r.Note}
-		if r.Status != "" {
-			out.Status = r.Status
-		}
-		if !r.Assign.IsZero() {
-			e.Assign, e.AssignOrg, e.AssignID = s.personName(r.Assign), s.orgName(s.personOrg(r.Assign)), r.Assign.String()
-			out.Assignee, out.AssigneeName, out.AssigneeOrg = e.AssignID, e.Assign, e.AssignOrg
-		}
-		out.Updated = e.Time
-		out.Timeline = append(out.Timeline, e)
-	}
-	return out
+	return id, nil, err
+}
+
+// incident builds the view of one incident this device can open: the
+// rules of support.go applied to its updates in (clock, ID) order; every
+// update by the reporting organisation or a coordinator stays in the
+// timeline, those the rules refuse marked so.
+func (t *vtx) incident(v *viewRec) Incident {
+	return t.buildIncident(v.id, v)
 }

@@ -45,6 +45,10 @@ type composeView struct {
 	// personIDs maps the people picker's labels to person IDs: a post is
 	// addressed to people by ID, never by name.
 	personIDs map[string]string
+	// incident is the incident a re-publication comes from (incidents.go).
+	incident string
+	// about is the post an observation notice is about (assets.go).
+	about string
 }
 
 // openCompose shows the new post dialog.
@@ -160,7 +164,7 @@ func (c *composeView) update() {
 func (c *composeView) draft() app.PostDraft {
 	t, _ := app.ParseTLP(c.tlp.Selected)
 	d := app.PostDraft{Type: c.typeOf(c.typ.Selected), Tag: c.tagOf(c.tag.Selected), TLP: t, Channel: c.chOf(c.channel.Selected),
-		Title: c.title.Text, Body: c.body.Text, Files: c.files}
+		Title: c.title.Text, Body: c.body.Text, Files: c.files, Incident: c.incident, About: c.about}
 	switch c.scopeKeys[c.scope.Selected] {
 	case scopeOrgs:
 		d.ToOrgs = append(d.ToOrgs, c.orgs.Selected()...)

@@ -81,7 +81,7 @@ func newDirectoryView(u *UI) *directoryView {
 	right := container.NewVScroll(container.NewPadded(v.adminBox))
 	split := container.NewHSplit(container.NewVScroll(container.NewPadded(v.box)), right)
 	split.Offset = 0.62
-	v.obj = split
+	v.obj = container.NewBorder(container.NewPadded(container.NewHBox(u.assetsButton())), nil, nil, nil, split) // assets.go
 	return v
 }
 

@@ -76,6 +76,7 @@ func newFeedView(u *UI) *feedView {
 		}
 		pid := f.posts[id].ID
 		u.setQuery(func(q *query) { q.post = pid })
+		u.recordView(pid) // a topic view (metrics.go)
 	}
 	f.more = widget.NewButtonWithIcon(Tf("feed.more", u.cfg.feedPage()), theme.MoreVerticalIcon(), func() {
 		u.setQuery(func(q *query) { q.feedPages = max(q.feedPages, 1) + 1 })

@@ -1,9 +1,12 @@
 package gui
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"fyne.io/fyne/v2"
@@ -32,6 +35,7 @@ type incidentView struct {
 	title     *widget.Entry
 	affects   *widget.RadioGroup
 	support   *widget.Check
+	kinds     *checkGrid // kinds of help wanted
 	desc      *widget.Entry
 	files     []app.File
 	fileList  *fyne.Container
@@ -48,10 +52,21 @@ type incidentView struct {
 	assignIDs map[string]string // the assign picker's labels to person IDs
 	note      *widget.Entry
 	update    *widget.Button
-	shown     *app.Incident
-	selecting bool
-	boardKey  string
-	detailKey string
+	// escalation flags and support (support.go)
+	setAffects *widget.Select
+	public     *widget.Check
+	passedOn   *widget.Check
+	route      *widget.Button
+	republish  *widget.Button
+	answers    map[string][3]*widget.Button // by request ID: accept, decline, report
+	answerNote *widget.Entry                // the open answer dialog's note, for tests
+	routeForm  *routeForm                   // the open routing dialog, for tests
+	refusal    string                       // the last refusal shown, for tests
+	orgs       []app.Org
+	shown      *app.Incident
+	selecting  bool
+	boardKey   string
+	detailKey  string
 }
 
 func newIncidentView(u *UI) *incidentView {
@@ -69,7 +84,11 @@ func newIncidentView(u *UI) *incidentView {
 		}
 		i := v.items[id]
 		box := o.(*fyne.Container)
-		box.Objects[0].(*widget.Label).SetText("[" + enum("status", i.Status) + "] " + i.Title)
+		state := enum("status", i.Status)
+		if i.SupportOnly {
+			state = T("incident.support_only")
+		}
+		box.Objects[0].(*widget.Label).SetText("[" + state + "] " + i.Title)
 		box.Objects[1].(*widget.Label).SetText(enum("category", i.Category) + " · " + i.OrgName + " · " + Tf("incident.updated", when(i.Updated)))
 	})
 	v.list.OnSelected = func(id widget.ListItemID) {
@@ -87,6 +106,8 @@ func newIncidentView(u *UI) *incidentView {
 	v.affects.Horizontal = true
 	v.affects.SetSelected(enum("affects", app.AffectsUnknown))
 	v.support = widget.NewCheck(T("incident.support_requested"), nil)
+	kindNames, _ := enumOptions("support", app.SupportKinds)
+	v.kinds = newCheckGrid(kindNames, 2)
 	v.desc.SetMinRowsVisible(6)
 	v.desc.Wrapping = fyne.TextWrapWord
 	v.report = widget.NewButtonWithIcon(T("incident.report_button"), theme.MailSendIcon(), func() { v.submitReport() })
@@ -98,6 +119,7 @@ func newIncidentView(u *UI) *incidentView {
 		widget.NewFormItem(T("incident.title"), v.title),
 		widget.NewFormItem(T("incident.affects"), v.affects),
 		widget.NewFormItem("", v.support),
+		widget.NewFormItem(T("incident.kinds"), v.kinds.obj),
 		widget.NewFormItem(T("incident.description"), v.desc),
 		widget.NewFormItem(T("compose.attachments"), container.NewVBox(v.fileList, container.NewHBox(attach))),
 	)
@@ -114,6 +136,13 @@ func newIncidentView(u *UI) *incidentView {
 	v.note.Wrapping = fyne.TextWrapWord
 	v.update = widget.NewButtonWithIcon(T("incident.update_button"), theme.ConfirmIcon(), func() { v.submitUpdate() })
 	v.update.Importance = widget.HighImportance
+	affNames2, _ := enumOptions("affects", []app.Affects{app.AffectsYes, app.AffectsNo, app.AffectsUnknown})
+	v.setAffects = newSelect(affNames2, nil)
+	v.setAffects.PlaceHolder = T("incident.status_unchanged")
+	v.public = widget.NewCheck(T("incident.flag_public"), nil)
+	v.passedOn = widget.NewCheck(T("incident.flag_passed_on"), nil)
+	v.route = widget.NewButtonWithIcon(T("incident.route_button"), theme.MailForwardIcon(), func() { v.openRoute() })
+	v.republish = widget.NewButtonWithIcon(T("incident.republish_button"), theme.DocumentCreateIcon(), func() { v.openRepublish() })
 
 	v.boardTab = container.NewTabItem(T("incident.board"), container.NewVScroll(v.board))
 	v.tabs = container.NewAppTabs(
@@ -154,6 +183,7 @@ func (v *incidentView) apply(ev event) {
 	names, ids := peopleOptions(people)
 	v.assignIDs = ids
 	v.assign.SetOptions(names)
+	v.orgs = ev.orgs
 	v.applyDetail(ev)
 }
 
@@ -220,11 +250,21 @@ func (v *incidentView) applyDetail(ev event) {
 	if i.SupportRequested {
 		support = T("incident.support_yes")
 	}
+	if len(i.Support) > 0 {
+		support = Tf("incident.support_kinds", kindsText(i.Support))
+	}
+	state := enum("status", i.Status)
+	reported := Tf("incident.reported_by", i.ReporterName, i.OrgName, when(i.Opened))
+	if i.SupportOnly {
+		state = T("incident.support_only")
+		reported = Tf("incident.reported_by_org", i.OrgName, when(i.Opened))
+	}
 	objs := []fyne.CanvasObject{
 		heading(textLine(i.Title)),
-		boldLabel(enum("status", i.Status) + " · " + enum("category", i.Category)),
-		wrapLabel(Tf("incident.reported_by", i.ReporterName, i.OrgName, when(i.Opened))),
+		boldLabel(state + " · " + enum("category", i.Category)),
+		wrapLabel(reported),
 		wrapLabel(Tf("incident.affects_line", enum("affects", i.Affects), support)),
+		wrapLabel(Tf("incident.flags_line", yesNo(i.Public), yesNo(i.PassedOn))),
 	}
 	if i.AssigneeName != "" {
 		objs = append(objs, wrapLabel(Tf("incident.assigned_to", i.AssigneeName+" ("+i.AssigneeOrg+")")))
@@ -245,37 +285,257 @@ func (v *incidentView) applyDetail(ev event) {
 			objs = append(objs, container.NewBorder(nil, nil, nil, save, l))
 		}
 	}
+	objs = append(objs, v.requestObjects(i)...)
 	objs = append(objs, widget.NewSeparator(), section(T("incident.timeline")))
-	objs = append(objs, wrapLabel(when(i.Opened)+"  "+enum("status", app.StatusReported)+" · "+i.ReporterName+" ("+i.OrgName+")"))
+	if !i.SupportOnly {
+		objs = append(objs, wrapLabel(when(i.Opened)+"  "+enum("status", app.StatusReported)+" · "+i.ReporterName+" ("+i.OrgName+")"))
+	}
 	for _, e := range i.Timeline {
 		line := when(e.Time) + "  "
 		if e.Status != "" {
 			line += enum("status", e.Status) + " · "
 		}
+		switch {
+		case e.Answer != "":
+			line += Tf("incident.answer_line", enum("answer", e.Answer), e.RequestOrg) + " · "
+		case e.Request != "":
+			line += Tf("incident.request_line", e.RequestOrg) + " · "
+		}
 		line += e.AuthorName + " (" + e.AuthorOrg + ")"
 		if e.Assign != "" {
 			line += " · " + Tf("incident.assigned_to", e.Assign+" ("+e.AssignOrg+")")
 		}
-		objs = append(objs, wrapLabel(line))
+		if e.SupportSet && e.Request == "" {
+			line += " · " + Tf("incident.support_kinds", kindsText(e.Support))
+		}
+		if e.Affects != "" {
+			line += " · " + T("incident.affects") + " " + enum("affects", e.Affects)
+		}
+		if e.Public != nil {
+			line += " · " + T("incident.flag_public") + ": " + yesNo(*e.Public)
+		}
+		if e.PassedOn != nil {
+			line += " · " + T("incident.flag_passed_on") + ": " + yesNo(*e.PassedOn)
+		}
+		l := wrapLabel(line)
+		if e.Refused != "" {
+			l = wrapLabel(line + " · " + Tf("incident.refused", T("refusal."+string(e.Refused))))
+			l.Importance = widget.DangerImportance
+		}
+		objs = append(objs, l)
 		if e.Note != "" {
 			n := wrapLabel(e.Note)
 			n.Importance = widget.MediumImportance
 			objs = append(objs, container.NewPadded(n))
 		}
 	}
-	objs = append(objs, widget.NewSeparator(), section(T("incident.update")),
-		widget.NewForm(
-			widget.NewFormItem(T("incident.status"), v.status),
-			widget.NewFormItem(T("incident.assign"), v.assign),
-			widget.NewFormItem(T("incident.note"), v.note),
-		), container.NewHBox(v.update))
+	if i.CanUpdate {
+		// Only the moves this device may make are offered (app's rules).
+		moves := make([]string, len(i.Moves))
+		for k, m := range i.Moves {
+			moves[k] = enum("status", m)
+		}
+		v.status.SetOptions(moves)
+		v.status.ClearSelected()
+		items := []*widget.FormItem{}
+		if len(i.Moves) > 0 {
+			items = append(items, widget.NewFormItem(T("incident.status"), v.status))
+		}
+		items = append(items, widget.NewFormItem(T("incident.assign"), v.assign))
+		v.setAffects.ClearSelected()
+		items = append(items, widget.NewFormItem(T("incident.affects"), v.setAffects))
+		if i.CanFlag {
+			v.public.SetChecked(i.Public)
+			v.passedOn.SetChecked(i.PassedOn)
+			items = append(items, widget.NewFormItem("", container.NewHBox(v.public, v.passedOn)))
+		}
+		items = append(items, widget.NewFormItem(T("incident.note"), v.note))
+		buttons := container.NewHBox(v.update)
+		if i.CanRoute {
+			buttons.Add(v.route)
+		}
+		if i.CanRepublish {
+			buttons.Add(v.republish)
+		}
+		objs = append(objs, widget.NewSeparator(), section(T("incident.update")), widget.NewForm(items...), buttons)
+	}
 	v.detail.Objects = objs
 	v.detail.Refresh()
 }
 
+// requestObjects shows the support requests this device may see, their
+// answers, and the answer buttons where this device may answer.
+func (v *incidentView) requestObjects(i *app.Incident) []fyne.CanvasObject {
+	v.answers = map[string][3]*widget.Button{}
+	if len(i.Requests) == 0 {
+		return nil
+	}
+	now := v.u.now()
+	objs := []fyne.CanvasObject{widget.NewSeparator(), section(T("incident.requests"))}
+	for _, r := range i.Requests {
+		line := Tf("incident.request_state", r.OrgName, enum("support_state", r.State), age(now.Sub(r.Opened)))
+		if len(r.Kinds) > 0 {
+			line += " · " + kindsText(r.Kinds)
+		}
+		objs = append(objs, boldLabel(line))
+		for _, a := range r.Answers {
+			l := when(a.Time) + "  " + enum("answer", a.Answer) + " · " + a.AuthorName + " (" + a.AuthorOrg + ")"
+			if a.Note != "" {
+				l += ": " + a.Note
+			}
+			objs = append(objs, container.NewPadded(wrapLabel(l)))
+		}
+		if r.CanAnswer {
+			id, inc := r.ID, i.ID
+			acc := widget.NewButton(T("incident.answer_accept"), func() { v.answer(inc, id, app.AnswerAccept) })
+			dec := widget.NewButton(T("incident.answer_decline"), func() { v.answer(inc, id, app.AnswerDecline) })
+			rep := widget.NewButton(T("incident.answer_report"), func() { v.answer(inc, id, app.AnswerReport) })
+			v.answers[r.ID] = [3]*widget.Button{acc, dec, rep}
+			objs = append(objs, container.NewHBox(acc, dec, rep))
+		}
+	}
+	return objs
+}
+
+// answer asks for the note (the reason of a decline, the report) and
+// answers a support request.
+func (v *incidentView) answer(inc, req string, a app.SupportAnswer) {
+	note := widget.NewMultiLineEntry()
+	note.SetMinRowsVisible(3)
+	note.SetPlaceHolder(T("incident.answer_note." + string(a)))
+	v.answerNote = note
+	d := newConfirmDialog(v.u, enum("answer", a), container.NewPadded(note), func() { v.sendAnswer(inc, req, a, note.Text) })
+	d.Resize(fyne.NewSize(520, 240))
+	d.Show()
+}
+
+func (v *incidentView) sendAnswer(inc, req string, a app.SupportAnswer, note string) {
+	if _, err := v.u.a.AnswerSupport(inc, app.SupportReplyDraft{Request: req, Answer: a, Note: note}); err != nil {
+		v.u.showErr(ruleErr(err))
+		return
+	}
+	v.u.refresh()
+}
+
+// openRoute shows the routing dialog: the support organisations, the kinds
+// of help asked, a note.
+func (v *incidentView) openRoute() {
+	if v.shown == nil {
+		return
+	}
+	var names []string
+	for _, o := range v.orgs {
+		if slices.Contains(app.SupportOrgKinds, o.Kind) {
+			names = append(names, o.Name)
+		}
+	}
+	orgs := newCheckGrid(names, 2)
+	kindNames, kindOf := enumOptions("support", app.SupportKinds)
+	kinds := newCheckGrid(kindNames, 2)
+	var sel []string
+	for _, k := range v.shown.Support {
+		sel = append(sel, enum("support", k))
+	}
+	kinds.SetSelected(sel)
+	note := widget.NewMultiLineEntry()
+	note.SetMinRowsVisible(3)
+	v.routeForm = &routeForm{orgs: orgs, kinds: kinds, note: note}
+	id := v.shown.ID
+	form := widget.NewForm(widget.NewFormItem(T("incident.route_orgs"), orgs.obj), widget.NewFormItem(T("incident.kinds"), kinds.obj),
+		widget.NewFormItem(T("incident.note"), note))
+	v.routeForm.send = func() {
+		r := app.SupportRouting{To: orgs.Selected(), Note: note.Text}
+		for _, k := range kinds.Selected() {
+			r.Kinds = append(r.Kinds, kindOf(k))
+		}
+		if _, err := v.u.a.RouteIncident(id, r); err != nil {
+			v.u.showErr(ruleErr(err))
+			return
+		}
+		v.u.refresh()
+	}
+	d := newConfirmDialog(v.u, T("incident.route_button"), container.NewPadded(form), v.routeForm.send)
+	d.Resize(fyne.NewSize(620, 420))
+	d.Show()
+}
+
+// routeForm is the routing dialog's state, for tests.
+type routeForm struct {
+	orgs, kinds *checkGrid
+	note        *widget.Entry
+	send        func()
+}
+
+// openRepublish opens the compose dialog filled with the incident, its
+// names removed (app.RepublishDraft).
+func (v *incidentView) openRepublish() {
+	if v.shown == nil {
+		return
+	}
+	d, err := v.u.a.RepublishDraft(v.shown.ID)
+	if err != nil {
+		v.u.showErr(err)
+		return
+	}
+	c := v.u.openCompose()
+	c.typ.SetSelected(enum("type", d.Type))
+	c.tag.SetSelected(enum("tag", d.Tag))
+	c.channel.SetSelected(enum("channel", d.Channel))
+	c.tlp.SetSelected(d.TLP.Label())
+	c.title.SetText(d.Title)
+	c.body.SetText(d.Body)
+	c.incident = d.Incident
+}
+
+// kindsText lists kinds of help in the UI's language.
+func kindsText(ks []app.SupportKind) string {
+	s := make([]string, len(ks))
+	for i, k := range ks {
+		s[i] = enum("support", k)
+	}
+	return strings.Join(s, T("fielderror.list_sep"))
+}
+
+func yesNo(b bool) string {
+	if b {
+		return T("affects.yes")
+	}
+	return T("affects.no")
+}
+
+// ruleErr phrases app's refusal of an incident step in the UI's language:
+// the move, the reason and the moves allowed instead.
+func ruleErr(err error) error {
+	var re *app.RuleError
+	if !errors.As(err, &re) {
+		return err
+	}
+	msg := T("refusal." + string(re.Why))
+	if re.Value != "" {
+		msg = re.Value + ": " + msg
+	}
+	if re.From != "" || re.To != "" {
+		allowed := T("incident.moves_none")
+		if len(re.Allowed) > 0 {
+			names := make([]string, len(re.Allowed))
+			for i, s := range re.Allowed {
+				names[i] = enum("status", s)
+			}
+			allowed = strings.Join(names, T("fielderror.list_sep"))
+		}
+		msg = Tf("incident.move_refused", enum("status", re.From), enum("status", re.To), msg, allowed)
+	}
+	return errors.New(msg)
+}
+
 func (v *incidentView) submitReport() {
+	_, kindOf := enumOptions("support", app.SupportKinds)
+	var kinds []app.SupportKind
+	for _, k := range v.kinds.Selected() {
+		kinds = append(kinds, kindOf(k))
+	}
 	inc, err := v.u.a.ReportIncident(app.IncidentDraft{Category: v.catOf(v.category.Selected), Title: v.title.Text, Body: v.desc.Text,
-		Affects: v.affectsOf(v.affects.Selected), SupportRequested: v.support.Checked, Files: v.files})
+		Affects: v.affectsOf(v.affects.Selected), Support: kinds, SupportRequested: v.support.Checked, Files: v.files})
 	if err != nil {
 		v.u.showErr(err)
 		return
@@ -283,6 +543,7 @@ func (v *incidentView) submitReport() {
 	v.title.SetText("")
 	v.desc.SetText("")
 	v.support.SetChecked(false)
+	v.kinds.SetSelected(nil)
 	v.files = nil
 	v.showFiles()
 	v.tabs.SelectIndex(1)
@@ -297,13 +558,36 @@ func (v *incidentView) submitUpdate() {
 	if v.status.Selected != "" {
 		ch.Status = v.statusOf(v.status.Selected)
 	}
+	if v.setAffects.Selected != "" {
+		ch.Affects = v.affectsOf(v.setAffects.Selected)
+	}
+	if v.shown.CanFlag && v.public.Checked != v.shown.Public {
+		p := v.public.Checked
+		ch.Public = &p
+	}
+	if v.shown.CanFlag && v.passedOn.Checked != v.shown.PassedOn {
+		p := v.passedOn.Checked
+		ch.PassedOn = &p
+	}
+	v.move(ch)
+}
+
+// move sends an update; a refusal is shown with its reason and the moves
+// allowed instead.
+func (v *incidentView) move(ch app.IncidentChange) {
+	if v.shown == nil {
+		return
+	}
 	if _, err := v.u.a.UpdateIncident(v.shown.ID, ch); err != nil {
+		err = ruleErr(err)
+		v.refusal = err.Error()
 		v.u.showErr(err)
 		return
 	}
 	v.note.SetText("")
 	v.status.ClearSelected()
 	v.assign.ClearSelected()
+	v.setAffects.ClearSelected()
 	v.u.refresh()
 }
 

@@ -98,6 +98,7 @@ func (v *postView) render(d *app.PostDetail, ev event) {
 	objs = append(objs, heading(textLine(d.TagMark+d.Title)))
 	marks := container.NewHBox(newTLPBadge(d.TLP), widget.NewLabel(enum("type", d.Type)+" · "+enum("channel", d.Channel)))
 	objs = append(objs, marks)
+	objs = append(objs, v.concernObjects(d)...) // assets.go
 	objs = append(objs, wrapLabel(Tf("post.from", d.AuthorName, d.OrgName, when(d.Time))))
 	objs = append(objs, wrapLabel(Tf("post.scope_line", scopeText(d.Scope))))
 	objs = append(objs, widget.NewSeparator())

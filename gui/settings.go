@@ -38,6 +38,7 @@ type settingsView struct {
 	backup   *widget.Button
 	lock     *widget.Button
 	codes    map[string]string
+	org      *orgSettingsBox // metrics.go
 }
 
 func newSettingsView(u *UI, s *Session) *settingsView {
@@ -85,6 +86,8 @@ func newSettingsView(u *UI, s *Session) *settingsView {
 		widget.NewSeparator(),
 		section(T("settings.limits")), wrapLabel(T("settings.limits_text")),
 	)
+	v.org = newOrgSettingsBox(u)
+	right.Add(v.org.obj)
 	v.obj = container.NewVScroll(container.NewPadded(container.NewGridWithColumns(2, left, right)))
 	return v
 }
@@ -94,6 +97,7 @@ func (v *settingsView) apply(ev event) {
 	v.identity.SetText(Tf("settings.whoami", w.Name, w.OrgName, enum("role", w.Role), w.CommunityName))
 	pub := v.u.a.Device()
 	v.device.SetText(Tf("settings.device", w.Device) + "\n" + Tf("settings.recipient", short(pub.Recipient)+"…"))
+	v.org.apply()
 }
 
 // setLanguage stores the choice and rebuilds the window in that language.

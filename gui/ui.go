@@ -241,6 +241,7 @@ type UI struct {
 	reports    *reportsView   // reports.go
 	metrics    *metricsView   // metrics.go
 	settings   *settingsView
+	assets     *assetsView // assets.go (from the Directory)
 
 	// pickSave and pickOpen choose files; tests replace them.
 	pickSave func(name string, done func(fyne.URIWriteCloser))
@@ -423,6 +424,12 @@ func buildUI(s *Session, a *app.App, n Network, nerr error) *UI {
 	u := &UI{fa: s.fa, win: s.win, cfg: s.cfg, a: a, net: n, netErr: nerr, seen: map[string]bool{},
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), nav: map[string]*widget.Button{}, building: true,
 		stopReads: a.HoldReadReceipts()}
+	// Opening the app is a login in the metrics (one activity record per
+	// device per few minutes at most). Not being able to record it changes
+	// nothing the user can act on, so it is only logged.
+	if err := a.NoteActivity(); err != nil {
+		fyne.LogError("record activity", err)
+	}
 	u.pickSave = func(name string, done func(fyne.URIWriteCloser)) {
 		d := dialog.NewFileSave(func(w fyne.URIWriteCloser, err error) {
 			if err != nil {
@@ -462,6 +469,7 @@ func buildUI(s *Session, a *app.App, n Network, nerr error) *UI {
 	u.reports = newReportsView(u)
 	u.metrics = newMetricsView(u)
 	u.settings = newSettingsView(u, s)
+	u.assets = newAssetsView(u)
 
 	navBox := container.NewVBox()
 	for _, name := range screens {
@@ -543,11 +551,14 @@ func (u *UI) show(name string) {
 	case screenSync:
 		obj = u.sync.obj
 	case screenExercises:
+		u.exercises.shown()
 		obj = u.exercises.obj
 	case screenReports:
 		obj = u.reports.obj
 	case screenMetrics:
 		obj = u.metrics.obj
+	case screenAssets:
+		obj = u.assets.obj
 	default:
 		obj = u.settings.obj
 	}
@@ -634,6 +645,12 @@ func (u *UI) apply(ev event) {
 	u.dir.apply(ev)
 	u.sync.apply(ev)
 	u.settings.apply(ev)
+	if u.exercises != nil {
+		u.exercises.apply(ev)
+	}
+	if u.assets != nil {
+		u.assets.apply(ev)
+	}
 	if u.cfg.applied != nil {
 		u.cfg.applied(ev)
 	}

@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -127,7 +127,7 @@ func (c *cli) orgCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(add, list)
+	cmd.AddCommand(add, list, c.orgSettingsCmd())
 	return cmd
 }
 
@@ -539,7 +539,7 @@ func (c *cli) showCmd() *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.withApp(func(a *app.App) error {
-				d, err := a.Show(args[0])
+				d, err := a.OpenPost(args[0]) // a topic view (metrics)
 				if err != nil {
 					return err
 				}
@@ -562,6 +562,7 @@ func (c *cli) showCmd() *cobra.Command {
 					if len(d.Indicators) > 0 {
 						fmt.Fprintln(w)
 					}
+					printConcerns(w, d.ID, d.Concerns, a.WhoAmI().Org) // assets.go
 					printAdvisory(w, d.Advisory)
 					for _, f := range d.Files {
 						fmt.Fprintf(w, "\nattachment: %s (%d bytes, sha256 %s)", f.Name, f.Size, f.SHA256)
@@ -729,7 +730,7 @@ func (c *cli) attachmentCmd() *cobra.Command {
 
 func (c *cli) incidentCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "incident", Short: "The consultation window: report and follow incidents"}
-	var category, title, affects, body, bodyFile, exercise string
+	var category, title, affects, body, bodyFile, exercise, supportKinds string
 	var support bool
 	var incAttach []string
 	report := &cobra.Command{
@@ -756,8 +757,12 @@ func (c *cli) incidentCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			kinds, err := app.ParseSupportKinds(supportKinds)
+			if err != nil {
+				return err
+			}
 			return c.withApp(func(a *app.App) error {
-				inc, err := a.ReportIncident(app.IncidentDraft{Category: cat, Title: title, Body: body, Affects: aff, SupportRequested: support, Exercise: exercise, Files: files})
+				inc, err := a.ReportIncident(app.IncidentDraft{Category: cat, Title: title, Body: body, Affects: aff, Support: kinds, SupportRequested: support, Exercise: exercise, Files: files})
 				if err != nil {
 					return err
 				}
@@ -769,7 +774,8 @@ func (c *cli) incidentCmd() *cobra.Command {
 	rf.StringVar(&category, "category", "", "category: "+joinEnum(app.Categories))
 	rf.StringVar(&title, "title", "", "title (one line)")
 	rf.StringVar(&affects, "affects-event", "unknown", "does it affect the running of the event? yes, no or unknown")
-	rf.BoolVar(&support, "support-requested", false, "ask the coordination centre for support")
+	rf.BoolVar(&support, "support-requested", false, "ask the coordination centre for support (kind not said; see --support)")
+	rf.StringVar(&supportKinds, "support", "", "kinds of help wanted, comma-separated: "+joinEnum(app.SupportKinds))
 	rf.StringVar(&body, "body", "", "description")
 	rf.StringVar(&bodyFile, "body-file", "", "read the description from a file")
 	rf.StringVar(&exercise, "exercise", "", "mark as exercise traffic, with the exercise's name")
@@ -818,7 +824,11 @@ func (c *cli) incidentCmd() *cobra.Command {
 						if i.SupportRequested {
 							sup = "  support requested"
 						}
-						fmt.Fprintf(w, "%s  %-13s %-16s %s  (%s)  affects event: %s  updated %s%s\n", short(i.ID), i.Status, i.Category, i.Title, i.OrgName, i.Affects, when(i.Updated), sup)
+						status := string(i.Status)
+						if i.SupportOnly {
+							status = "asked-support" // known through a support request to this organisation
+						}
+						fmt.Fprintf(w, "%s  %-13s %-16s %s  (%s)  affects event: %s  updated %s%s\n", short(i.ID), status, i.Category, i.Title, i.OrgName, i.Affects, when(i.Updated), sup)
 					}
 				})
 			})
@@ -834,37 +844,12 @@ func (c *cli) incidentCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return c.emit(i, func(w io.Writer) {
-					fmt.Fprintf(w, "%s\n%s  %s  affects event: %s  support requested: %v\n", i.Title, i.Status, i.Category, i.Affects, i.SupportRequested)
-					fmt.Fprintf(w, "reported by %s (%s) %s\n", i.ReporterName, i.OrgName, when(i.Opened))
-					if i.AssigneeName != "" {
-						fmt.Fprintf(w, "assigned to %s (%s) %s\n", i.AssigneeName, i.AssigneeOrg, short(i.Assignee))
-					}
-					fmt.Fprintf(w, "id: %s\n\n%s\n", i.ID, i.Body)
-					for _, f := range i.Files {
-						fmt.Fprintf(w, "attachment: %s (%d bytes, sha256 %s)\n", f.Name, f.Size, f.SHA256)
-					}
-					fmt.Fprintf(w, "\ntimeline:\n")
-					fmt.Fprintf(w, "  %s  reported  %s (%s)\n", when(i.Opened), i.ReporterName, i.OrgName)
-					for _, e := range i.Timeline {
-						line := "  " + when(e.Time) + "  "
-						if e.Status != "" {
-							line += string(e.Status) + "  "
-						}
-						line += e.AuthorName + " (" + e.AuthorOrg + ")"
-						if e.Assign != "" {
-							line += "  assigned to " + e.Assign + " (" + e.AssignOrg + ")"
-						}
-						if e.Note != "" {
-							line += ": " + e.Note
-						}
-						fmt.Fprintln(w, line)
-					}
-				})
+				return c.emit(i, func(w io.Writer) { printIncident(w, i, time.Now()) })
 			})
 		},
 	}
 	cmd.AddCommand(report, update, list, show)
+	c.addIncidentCmds(cmd) // incident.go: route, answer, flag, publish
 	return cmd
 }
 
@@ -926,22 +911,6 @@ func (c *cli) contactCmd() *cobra.Command {
 	list.Flags().StringVar(&search, "search", "", "only entries matching this text")
 	cmd.AddCommand(set, list)
 	return cmd
-}
-
-func (c *cli) versionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v := "(devel)"
-			if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-				v = bi.Main.Version
-			}
-			fmt.Fprintf(c.out(), "noroshi %s\n", v)
-			return nil
-		},
-	}
 }
 
 // feedPageSize is how many posts `feed` lists unless --limit says otherwise.

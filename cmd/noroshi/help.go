@@ -247,8 +247,6 @@ STIX 2.1 バンドルを投稿として取り込みます。同じ STIX ID は�
 		example: `  noroshi stix import partner-bundle.json --dry-run
   noroshi stix import partner-bundle.json --tag caution
   noroshi stix import feed.json --tlp green --type alert --json`},
-	"version": {long: `Print the version of this noroshi binary.`,
-		example: `  noroshi version`},
 }
 
 // applyHelp gives every command its help text and makes flag usages read

@@ -105,7 +105,7 @@ func forwardable(args []string) bool {
 		}
 	}
 	switch firstCommand(args) {
-	case "", "init", "demo", "serve", "help", "version", "completion":
+	case "", "init", "demo", "serve", "help", "version", "completion", "update", "gen":
 		return false
 	}
 	return true
@@ -370,9 +370,16 @@ func (s *localServer) handle(conn net.Conn) {
 	if !filepath.IsAbs(e.cwd) {
 		e.cwd = "/"
 	}
-	s.mu.Lock()
+	// An exercise run lasts as long as its scenario: it runs beside the
+	// other commands, so that exercise stop gets through (exercise.go).
+	serial := !longRunning(req.Args)
+	if serial {
+		s.mu.Lock()
+	}
 	code := run(req.Args, e)
-	s.mu.Unlock()
+	if serial {
+		s.mu.Unlock()
+	}
 	w.exit(code)
 }
 

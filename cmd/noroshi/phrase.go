@@ -42,6 +42,7 @@ var flagOf = map[app.Field]string{
 	app.FieldRequest:     "--request",
 	app.FieldEndorsement: "--endorsement",
 	app.FieldInvite:      "INVITE",
+	app.FieldSupport:     "--support",
 }
 
 // flag returns the flag of a field, or the field's name.
@@ -106,10 +107,17 @@ func phraseField(e *app.FieldError) string {
 	case "sector/not-allowed":
 		return sentinel + ": only critical-service organisations have a --sector"
 	case "reason/required":
+		if e.Of == app.OfSupportAnswer {
+			return sentinel + ": a decline needs a --reason: it is shown to the reporting organisation and the coordinators"
+		}
 		if e.Of == app.OfRetraction {
 			return sentinel + ": a coordinator retracting another member's post must give a --reason"
 		}
 		return sentinel + ": give a --reason: it is shown to every member"
+	case "note/required":
+		if e.Of == app.OfSupportAnswer {
+			return sentinel + ": a report back needs its text: --report NOTE"
+		}
 	case "body/required":
 		if e.Of == app.OfComment {
 			return sentinel + ": the comment is empty: pass --body"

@@ -165,7 +165,12 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 		c.serveCmd(), c.peersCmd(), c.exportCmd(), c.importCmd(), c.markCmd(), c.versionCmd())
 	root.AddCommand(c.indicatorsCmd())
 	root.AddCommand(c.stixCmd())
+	root.AddCommand(c.reportCmd()) // report.go
 	root.AddCommand(c.advisoriesCmd())
+	root.AddCommand(c.exerciseCmd())
+	root.AddCommand(c.assetsCmd()) // assets.go
+	root.AddCommand(c.metricsCmd())
+	root.AddCommand(c.updateCmd(), c.genCmd())
 	applyHelp(root)
 	return root
 }
