@@ -19,19 +19,7 @@ import (
 // it, and stops it; a second stop says it already stopped.
 func TestExerciseCLI(t *testing.T) {
 	const pass = "correct horse battery"
-	home := t.TempDir()
-	cfg := app.DefaultConfig(home)
-	cfg.WorkFactor = app.TestWorkFactor
-	if _, err := app.Init(cfg, "Duty Officer", pass); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(cfg, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.CreateCommunity(app.CommunityOptions{Name: "Games", OrgName: "Coordination Centre", OrgKind: app.KindCoordination}); err != nil {
-		t.Fatal(err)
-	}
+	home, a := coordinatorHome(t, pass)
 	if _, err := a.AddOrg("Metro Power", app.KindCriticalService, "electricity"); err != nil {
 		t.Fatal(err)
 	}
@@ -144,19 +132,7 @@ func (s *syncBuffer) String() string {
 // which looks for a stop record between injects, plays nothing more.
 func TestExerciseStopReachesTheRunner(t *testing.T) {
 	const pass = "correct horse battery"
-	home := t.TempDir()
-	cfg := app.DefaultConfig(home)
-	cfg.WorkFactor = app.TestWorkFactor
-	if _, err := app.Init(cfg, "Duty Officer", pass); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(cfg, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.CreateCommunity(app.CommunityOptions{Name: "Games", OrgName: "Coordination Centre", OrgKind: app.KindCoordination}); err != nil {
-		t.Fatal(err)
-	}
+	home, a := coordinatorHome(t, pass)
 	a.Close()
 	scenario := filepath.Join(home, "drill.yaml")
 	if err := os.WriteFile(scenario, []byte(`format: 1

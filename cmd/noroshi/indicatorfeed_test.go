@@ -17,20 +17,8 @@ import (
 // an exercise.
 func feedHome(t *testing.T) string {
 	t.Helper()
-	home := t.TempDir()
-	cfg := app.DefaultConfig(home)
-	cfg.WorkFactor = app.TestWorkFactor
-	if _, err := app.Init(cfg, "Duty Officer", scriptPassphrase); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(cfg, scriptPassphrase)
-	if err != nil {
-		t.Fatal(err)
-	}
+	home, a := coordinatorHome(t, scriptPassphrase)
 	defer a.Close()
-	if _, err := a.CreateCommunity(app.CommunityOptions{Name: "Games", OrgName: "Coordination Centre", OrgKind: app.KindCoordination}); err != nil {
-		t.Fatal(err)
-	}
 	for _, d := range []app.PostDraft{
 		{Title: "phishing", TLP: app.TLPGreen, Indicators: []string{"203.0.113.9", "login-games[.]example"}},
 		{Title: "partners", TLP: app.TLPAmber, Indicators: []string{"203.0.113.66"}},

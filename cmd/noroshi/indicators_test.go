@@ -15,19 +15,7 @@ import (
 // written in the body, each once, defanged the same way.
 func TestShowListsTheAppsIndicators(t *testing.T) {
 	const pass = "correct horse battery"
-	home := t.TempDir()
-	cfg := app.DefaultConfig(home)
-	cfg.WorkFactor = app.TestWorkFactor
-	if _, err := app.Init(cfg, "Duty Officer", pass); err != nil {
-		t.Fatal(err)
-	}
-	a, err := app.Open(cfg, pass)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := a.CreateCommunity(app.CommunityOptions{Name: "Games", OrgName: "Coordination Centre", OrgKind: app.KindCoordination}); err != nil {
-		t.Fatal(err)
-	}
+	home, a := coordinatorHome(t, pass)
 	body := "Phishing from hxxp://login-games[.]example/sso and 198.51.100.23;\nsample 3f786850e387550fdab836ed7e6dc881de23001b, also bad[.]example"
 	p, err := a.Post(app.PostDraft{Title: "phishing wave", Type: app.TypeAlert, Tag: app.TagCaution, TLP: app.TLPGreen,
 		Body: body, Indicators: []string{"203.0.113.9", "198.51.100.23"}})

@@ -41,8 +41,14 @@ const scriptPassphrase = "correct horse battery staple"
 
 func TestScripts(t *testing.T) {
 	t.Parallel()
+	runScripts(t, "testdata")
+}
+
+// runScripts runs the scripts of one directory, each in homes of its own
+// work directory, with every command the scripts know.
+func runScripts(t *testing.T, dir string) {
 	testscript.Run(t, testscript.Params{
-		Dir:                 "testdata",
+		Dir:                 dir,
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
 		Setup: func(e *testscript.Env) error {
@@ -70,6 +76,27 @@ func TestScripts(t *testing.T) {
 			"waitfile":   cmdWaitfile,
 		},
 	})
+}
+
+// coordinatorHome makes a home whose device founded a community ("Games",
+// its coordination centre) and returns it open: the caller closes it.
+func coordinatorHome(t *testing.T, pass string) (string, *app.App) {
+	t.Helper()
+	home := t.TempDir()
+	cfg := app.DefaultConfig(home)
+	cfg.WorkFactor = app.TestWorkFactor
+	if _, err := app.Init(cfg, "Duty Officer", pass); err != nil {
+		t.Fatal(err)
+	}
+	a, err := app.Open(cfg, pass)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.CreateCommunity(app.CommunityOptions{Name: "Games", OrgName: "Coordination Centre", OrgKind: app.KindCoordination}); err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	return home, a
 }
 
 // eventually SECONDS PATTERN PROGRAM ARGS...: runs PROGRAM (as exec would)
