@@ -377,7 +377,9 @@ func (v *incidentView) requestObjects(i *app.Incident) []fyne.CanvasObject {
 		if len(r.Kinds) > 0 {
 			line += " · " + kindsText(r.Kinds)
 		}
-		objs = append(objs, boldLabel(line))
+		l := boldLabel(line)
+		l.Wrapping = fyne.TextWrapWord
+		objs = append(objs, l)
 		for _, a := range r.Answers {
 			l := when(a.Time) + "  " + enum("answer", a.Answer) + " · " + a.AuthorName + " (" + a.AuthorOrg + ")"
 			if a.Note != "" {
