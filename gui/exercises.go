@@ -140,7 +140,7 @@ func (v *exercisesView) refresh() {
 	}
 	for _, i := range incs {
 		id := i.ID
-		b := widget.NewButton(textLine(T("exercise.mark")+" "+string(i.Category)+" · "+i.Title+" · "+i.OrgName+" · "+string(i.Status)), func() {
+		b := widget.NewButton(textLine(T("exercise.mark")+" "+enum("category", i.Category)+" · "+i.Title+" · "+i.OrgName+" · "+enum("status", i.Status)), func() {
 			v.u.show(screenIncidents)
 			v.u.setQuery(func(q *query) { q.incident = id })
 		})
@@ -167,7 +167,7 @@ func (v *exercisesView) refresh() {
 			case x.Reported:
 				got = Tf("exercises.reported_after", minutes(x.Seconds))
 			}
-			v.report.Add(widget.NewLabel(textLine(fmt.Sprintf("%s · %s · %s · %s", x.OrgName, x.Category, x.After, got))))
+			v.report.Add(widget.NewLabel(textLine(fmt.Sprintf("%s · %s · %s · %s", x.OrgName, enum("category", x.Category), x.After, got))))
 		}
 		v.report.Add(section(Tf("exercises.took_part", info.Participants, len(rep.People))))
 		for _, p := range rep.People {
@@ -175,7 +175,7 @@ func (v *exercisesView) refresh() {
 		}
 		v.report.Add(section(Tf("exercises.missed", len(rep.Missed))))
 		for _, m := range rep.Missed {
-			v.report.Add(widget.NewLabel(textLine(Tf("exercises.miss_"+m.Kind, m.OrgName, m.Inject, string(m.Category)))))
+			v.report.Add(widget.NewLabel(textLine(Tf("exercises.miss_"+m.Kind, m.OrgName, m.Inject, enum("category", m.Category)))))
 		}
 	}
 	v.report.Refresh()

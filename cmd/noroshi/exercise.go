@@ -81,7 +81,9 @@ schedule and expected incidents), then posts each inject at its time: the
 start (--start, default now) plus the inject's offset divided by --speed
 (60 plays an hour of the scenario in a minute). Ctrl-C, or noroshi exercise
 stop from another terminal, ends it with a stop record; a stopped exercise
-plays nothing more. --dry-run prints the schedule and writes nothing.
+plays nothing more. When serve or the desktop app holds the home, the run
+goes on inside it: stop it with noroshi exercise stop (Ctrl-C then ends only
+this command, and the runner stops at its next inject). --dry-run prints the schedule and writes nothing.
 Coordinators only.
 シナリオの状況付与を時刻どおりに演習投稿として配信します（調整役のみ）。`,
 		Example: `  noroshi exercise run examples/exercises/tokyo2020-joint-exercise-5-ransomware.yaml --dry-run

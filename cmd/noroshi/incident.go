@@ -241,8 +241,12 @@ func (c *cli) incidentPublishCmd() *cobra.Command {
 						Channel  app.Channel  `json:"channel"`
 						Incident string       `json:"incident"`
 					}{d.Title, d.Body, d.Type, d.Tag, d.TLP, d.Channel, d.Incident}
+					// The title and marking go to standard error, the body
+					// alone to standard output: `--dry-run > draft.md` is a
+					// body to edit and give back with --body-file.
 					return c.emit(out, func(w io.Writer) {
-						fmt.Fprintf(w, "%s%s\n%s  %s  %s\n\n%s", d.Tag.Mark(), d.Title, d.TLP.Label(), d.Type, d.Channel, d.Body)
+						fmt.Fprintf(c.env.stderr, "%s%s\n%s  %s  %s\n\n", d.Tag.Mark(), d.Title, d.TLP.Label(), d.Type, d.Channel)
+						fmt.Fprint(w, d.Body)
 						if !strings.HasSuffix(d.Body, "\n") {
 							fmt.Fprintln(w)
 						}
@@ -305,6 +309,9 @@ func age(d time.Duration) string {
 // printIncident prints an incident with its flags, support requests,
 // allowed moves and timeline.
 func printIncident(w io.Writer, i app.Incident, now time.Time) {
+	if i.Exercise != "" {
+		fmt.Fprintf(w, "*** EXERCISE %s: not real traffic ***\n", i.Exercise)
+	}
 	if i.SupportOnly {
 		fmt.Fprintf(w, "%s\nsupport request  %s  affects event: %s  support requested: %v\n", i.Title, i.Category, i.Affects, i.SupportRequested)
 		fmt.Fprintf(w, "reported by %s %s\n", i.OrgName, when(i.Opened))
