@@ -228,11 +228,14 @@ const (
 	RefuseNoRequest        Refusal = "no-request"          // no support request that counts
 	RefuseDeclineReason    Refusal = "decline-needs-reason"
 	RefuseReportNote       Refusal = "report-needs-note"
+	RefuseClosed           Refusal = "closed-reopen-first" // a closed incident is reopened before it is passed on
+	RefuseAlreadyAsked     Refusal = "already-asked"       // the organisation has an open request of this incident
 )
 
 // Refusals lists every refusal, for front ends to phrase each.
 var Refusals = []Refusal{RefuseCoordinatorsOnly, RefuseNotParty, RefuseReopen, RefuseReopenReason, RefuseNoSuchMove,
-	RefuseFlags, RefuseRoute, RefuseNotSupportOrg, RefuseNotAddressed, RefuseNoRequest, RefuseDeclineReason, RefuseReportNote}
+	RefuseFlags, RefuseRoute, RefuseNotSupportOrg, RefuseNotAddressed, RefuseNoRequest, RefuseDeclineReason, RefuseReportNote,
+	RefuseClosed, RefuseAlreadyAsked}
 
 // Sentence says the refusal in English.
 func (r Refusal) Sentence() string {
@@ -261,6 +264,10 @@ func (r Refusal) Sentence() string {
 		return "a decline needs a reason"
 	case RefuseReportNote:
 		return "a report back needs a note"
+	case RefuseClosed:
+		return "the incident is closed: a coordinator reopens it, with a reason, before passing it on"
+	case RefuseAlreadyAsked:
+		return "the organisation already has an open request of this incident"
 	}
 	return string(r)
 }
@@ -652,7 +659,7 @@ func (t *vtx) buildIncident(id envelope.Hash, v *viewRec) Incident {
 		}
 		out.IncidentAbilities = IncidentAbilities{
 			CanUpdate: mine != actorNone, CanSetAffects: mine != actorNone, CanFlag: mine == actorCoordinator,
-			CanRoute: me.canRoute(), CanRepublish: me.canRepublish(),
+			CanRoute: me.canRoute() && out.Status != StatusClosed, CanRepublish: me.canRepublish(),
 		}
 	} else {
 		out.Status = ""
@@ -776,6 +783,9 @@ func (a *App) RouteIncident(q string, r SupportRouting) (Incident, error) {
 	if err == nil {
 		err = a.inView(func(t *vtx) error { cur = t.buildIncident(inc.id, inc); return nil })
 	}
+	if err == nil && cur.Status == StatusClosed {
+		err = &RuleError{Why: RefuseClosed}
+	}
 	var orgs []crypto.ID16
 	for _, name := range r.To {
 		if err != nil {
@@ -788,6 +798,14 @@ func (a *App) RouteIncident(q string, r SupportRouting) (Incident, error) {
 		o, _ := a.view.org(id)
 		if !isSupportOrg(o.Kind) {
 			err = &RuleError{Why: RefuseNotSupportOrg, Value: fmt.Sprintf("%s is of kind %s", o.Name, o.Kind)}
+			break
+		}
+		for _, q := range cur.Requests {
+			if q.Org == id.String() && q.State == SupportOpen && err == nil {
+				err = &RuleError{Why: RefuseAlreadyAsked, Value: o.Name}
+			}
+		}
+		if err != nil {
 			break
 		}
 		orgs = appendUnique(orgs, id)

@@ -675,3 +675,35 @@ func TestDemoSupportRuns(t *testing.T) {
 		t.Fatalf("%+v", i)
 	}
 }
+
+// A second request to an organisation that has one open is refused, as is
+// routing a closed incident before a coordinator reopens it; once the
+// request is answered, the organisation may be asked again.
+func TestRouteRefusesDuplicateAndClosed(t *testing.T) {
+	s := newSupportCommunity(t)
+	inc := s.report(t)
+	if _, err := s.centre.RouteIncident(inc.ID, SupportRouting{To: []string{"Cyber Agency"}}); err != nil {
+		t.Fatal(err)
+	}
+	var re *RuleError
+	_, err := s.centre.RouteIncident(inc.ID, SupportRouting{To: []string{"Cyber Agency"}})
+	if !errors.As(err, &re) || re.Why != RefuseAlreadyAsked {
+		t.Fatalf("second open request: %v", err)
+	}
+	if _, err := s.centre.AnswerSupport(inc.ID, SupportReplyDraft{Answer: AnswerDecline, Note: "no analyst free tonight"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.centre.RouteIncident(inc.ID, SupportRouting{To: []string{"Cyber Agency"}}); err != nil {
+		t.Fatalf("asking again after a decline: %v", err)
+	}
+	if _, err := s.centre.UpdateIncident(inc.ID, IncidentChange{Status: StatusClosed}); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := s.centre.Incident(inc.ID); i.CanRoute {
+		t.Error("a closed incident offers routing")
+	}
+	_, err = s.centre.RouteIncident(inc.ID, SupportRouting{To: []string{"Prefectural Police"}})
+	if !errors.As(err, &re) || re.Why != RefuseClosed {
+		t.Fatalf("routing a closed incident: %v", err)
+	}
+}

@@ -65,6 +65,15 @@ func TestIncidentStatusRulesGUI(t *testing.T) {
 					t.Fatalf("a refused move changed the status to %s", v.shown.Status)
 				}
 			}
+			// A closed incident is reopened (with its reason) before it
+			// is passed on.
+			if v.shown.CanRoute {
+				t.Fatal("a closed incident offers routing")
+			}
+			v.move(app.IncidentChange{Status: app.StatusCoordinating, Note: "reopened: the flood is back"})
+			if v.shown.Status != app.StatusCoordinating || !v.shown.CanRoute {
+				t.Fatalf("reopened to %s (can route: %v): %q", v.shown.Status, v.shown.CanRoute, v.refusal)
+			}
 			// Flags, then routing to two support organisations.
 			v.public.SetChecked(true)
 			test.Tap(v.update)
