@@ -3,8 +3,10 @@ package app
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,8 +21,10 @@ import (
 //
 // Recording. Opening a post (App.OpenPost: the CLI's `show`, the desktop
 // app's post detail) is a topic view, apart from the read button. A view
-// is kept on this device (a local value, as read receipts are, so a short
-// CLI process loses none) and sent with the others as one ActivityRecord:
+// is kept on this device (a local value, so a short CLI process loses
+// none: keyed by the view key's keyed hash of the post ID, the ID sealed
+// with the view key, so that the store file does not say which posts were
+// opened; see pendingViewKey) and sent with the others as one ActivityRecord:
 // one envelope per device per ActivityBatch at most, listing each post
 // opened in that window once. An activity record with no views says the
 // device was in use (App.NoteActivity): the report's "logins" are counted
@@ -47,7 +51,7 @@ const vbActivity = "activity"
 
 // Local values of the views not sent yet.
 const (
-	localPendingView  = "activity/view/" // + post ID
+	localPendingView  = "activity/view/" // + hex of the view key's term of the post ID (pendingViewKey)
 	localActive       = "activity/active"
 	localActivitySent = "activity/sent"
 )
@@ -236,8 +240,13 @@ func (a *App) RecordView(q string) error {
 	a.mu.RLock()
 	p, err := a.findPost(q)
 	counts := false
+	var k string
+	var sealed []byte
 	if err == nil {
 		counts = a.recordsActivity()
+		if counts && p.exercise == "" {
+			k, sealed, err = a.pendingView(p.id)
+		}
 	}
 	a.mu.RUnlock()
 	if err != nil {
@@ -246,14 +255,55 @@ func (a *App) RecordView(q string) error {
 	if !counts || p.exercise != "" {
 		return nil
 	}
-	k := localPendingView + p.id.String()
 	if a.store.GetLocal(k) == nil {
-		if err := a.store.PutLocal(localOp(k, []byte{1})); err != nil {
+		if err := a.store.PutLocal(localOp(k, sealed)); err != nil {
 			return err
 		}
 	}
 	_, err = a.FlushActivity(false)
 	return err
+}
+
+// pendingViewKey returns the local key of a pending view of a post: the
+// view key's keyed hash of its ID (the term key of view.go's index), so
+// that a stolen disk does not say which posts this device opened (the
+// store file holds the local values in clear). The caller holds a.mu.
+func (a *App) pendingViewKey(id envelope.Hash) string {
+	h := a.vkey.Term("activity/view\x00" + string(id[:]))
+	return localPendingView + hex.EncodeToString(h[:])
+}
+
+// pendingView returns a pending view's local key and value: the post ID
+// sealed with the view key, bound to the key. The caller holds a.mu.
+func (a *App) pendingView(id envelope.Hash) (string, []byte, error) {
+	if a.vkey == nil {
+		return "", nil, fmt.Errorf("topic view: the views are not open yet")
+	}
+	k := a.pendingViewKey(id)
+	sealed, err := a.vkey.Seal(a.cfg.Rand, []byte(k), id[:])
+	if err != nil {
+		return "", nil, fmt.Errorf("topic view: %w", err)
+	}
+	return k, sealed, nil
+}
+
+// openPendingView returns the post of a pending view (key k, value val),
+// false when it does not open (another device's key, a damaged value).
+// A view kept by an older version (the post ID in clear in the key, value
+// 1) is still taken, and leaves with the next record. The caller holds
+// a.mu.
+func (a *App) openPendingView(k string, val []byte) (envelope.Hash, bool) {
+	var h envelope.Hash
+	if a.vkey != nil {
+		if plain, err := a.vkey.Open([]byte(k), val); err == nil && len(plain) == len(h) {
+			copy(h[:], plain)
+			return h, true
+		}
+	}
+	if bytes.Equal(val, []byte{1}) && h.UnmarshalText([]byte(strings.TrimPrefix(k, localPendingView))) == nil {
+		return h, true
+	}
+	return h, false
 }
 
 // NoteActivity records that this device is in use (the user opened the
@@ -331,12 +381,28 @@ func (a *App) FlushActivity(force bool) (int, error) {
 			return 0, nil
 		}
 	}
+	keys := make([]string, 0, len(pending))
+	for k := range pending {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	rec := &ActivityRecord{}
+	var ops []replica.LocalOp
 	a.mu.RLock()
 	me, err := a.me()
 	counts := err == nil && a.recordsActivity()
 	var aud crypto.Audience
 	if counts {
 		aud, err = a.orgAudience(me.Org)
+		for _, k := range keys {
+			if len(rec.Views) == maxViewsPerRecord {
+				break
+			}
+			if h, ok := a.openPendingView(k, pending[k]); ok && !slices.Contains(rec.Views, h) {
+				rec.Views = append(rec.Views, h)
+			}
+			ops = append(ops, replica.LocalOp{Key: k})
+		}
 	}
 	a.mu.RUnlock()
 	if err != nil {
@@ -345,23 +411,6 @@ func (a *App) FlushActivity(force bool) (int, error) {
 	if !counts {
 		a.dropPendingActivity()
 		return 0, nil
-	}
-	rec := &ActivityRecord{}
-	var ops []replica.LocalOp
-	keys := make([]string, 0, len(pending))
-	for k := range pending {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		if len(rec.Views) == maxViewsPerRecord {
-			break
-		}
-		var h envelope.Hash
-		if h.UnmarshalText([]byte(strings.TrimPrefix(k, localPendingView))) == nil {
-			rec.Views = append(rec.Views, h)
-		}
-		ops = append(ops, replica.LocalOp{Key: k})
 	}
 	sort.Slice(rec.Views, func(i, j int) bool { return bytes.Compare(rec.Views[i][:], rec.Views[j][:]) < 0 })
 	if _, err := a.write(a.sealed(aud, &Record{Activity: rec})); err != nil {

@@ -50,6 +50,31 @@ func referenceMetrics(g *genData, since, until, bsince, buntil time.Time, zone *
 		}
 	}
 	dayOf := func(c uint64) string { return replica.Physical(c).In(zone).Format(time.DateOnly) }
+	// mayOpen: the device could open the post (the generator has no
+	// person-scoped posts, and only members read and view).
+	mayOpen := func(p *genPost, dev int) bool {
+		if len(p.toOrgs) == 0 || devOrg(dev) == devOrg(p.author) {
+			return true
+		}
+		for _, o := range p.toOrgs {
+			if g.orgs[o].id == devOrg(dev) {
+				return true
+			}
+		}
+		return false
+	}
+	// Activity windows: ActivityBatch long, aligned on the Unix epoch.
+	window := func(c uint64) int64 {
+		return replica.Physical(c).UnixMilli() / int64(ActivityBatch/time.Millisecond)
+	}
+	type devWindow struct {
+		dev int
+		win int64
+	}
+	type devWindowPost struct {
+		devWindow
+		post envelope.Hash
+	}
 	m := Metrics{Since: since, Until: until, Zone: zone.String(), Coverage: "all"}
 	dayIx := map[string]int{}
 	sz := since.In(zone)
@@ -64,6 +89,9 @@ func referenceMetrics(g *genData, since, until, bsince, buntil time.Time, zone *
 			continue
 		}
 		for _, p := range r.posts {
+			if gp := real[p]; gp != nil && !mayOpen(gp, r.dev) {
+				continue // forged: the device could not open it
+			}
 			if readers[p] == nil {
 				readers[p] = map[crypto.DeviceID]uint64{}
 			}
@@ -77,14 +105,20 @@ func referenceMetrics(g *genData, since, until, bsince, buntil time.Time, zone *
 	views := map[envelope.Hash]int{}
 	active := map[crypto.DeviceID]bool{}
 	dayActive := map[string]map[crypto.DeviceID]bool{}
+	windows := map[devWindow]bool{}
+	windowViews := map[devWindowPost]bool{}
 	for _, a := range g.acts {
 		org := devOrg(a.dev)
 		if a.exercise || !counts[org] || a.clock < from || a.clock >= to {
 			continue
 		}
 		day := &m.Days[dayIx[dayOf(a.clock)]]
-		day.ActivityRecords++
-		m.Totals.ActivityRecords++
+		dw := devWindow{a.dev, window(a.clock)}
+		if !windows[dw] {
+			windows[dw] = true
+			day.ActivityRecords++
+			m.Totals.ActivityRecords++
+		}
 		d := devID(a.dev)
 		if dayActive[day.Day] == nil {
 			dayActive[day.Day] = map[crypto.DeviceID]bool{}
@@ -95,10 +129,10 @@ func referenceMetrics(g *genData, since, until, bsince, buntil time.Time, zone *
 			day.ActiveByKind[kind[org]]++
 		}
 		active[d] = true
-		seen := map[envelope.Hash]bool{}
 		for _, v := range a.posts {
-			if real[v] != nil && !seen[v] {
-				seen[v] = true
+			k := devWindowPost{dw, v}
+			if real[v] != nil && !windowViews[k] && mayOpen(real[v], a.dev) {
+				windowViews[k] = true
 				views[v]++
 				day.Views++
 				m.Totals.Views++
@@ -293,6 +327,7 @@ func referenceMetrics(g *genData, since, until, bsince, buntil time.Time, zone *
 	perDay := func(s, u time.Time) (act, vw, posts int) {
 		f, t := replica.FromTime(s), replica.FromTime(u)
 		seen := map[string]bool{}
+		once := map[devWindowPost]bool{}
 		for _, a := range g.acts {
 			if a.exercise || !counts[devOrg(a.dev)] || a.clock < f || a.clock >= t {
 				continue
@@ -302,10 +337,10 @@ func referenceMetrics(g *genData, since, until, bsince, buntil time.Time, zone *
 				seen[k] = true
 				act++
 			}
-			once := map[envelope.Hash]bool{}
 			for _, v := range a.posts {
-				if real[v] != nil && !once[v] {
-					once[v] = true
+				k := devWindowPost{devWindow{a.dev, window(a.clock)}, v}
+				if real[v] != nil && !once[k] && mayOpen(real[v], a.dev) {
+					once[k] = true
 					vw++
 				}
 			}

@@ -20,6 +20,13 @@ import (
 //     here (an observation notice only when a coordinator wrote it), and
 //     published in the period. Only what this device can read is counted:
 //     a coordinator holds every organisation's key and sees all.
+//   - Only what a device could open counts as its read or view (a
+//     post's ID is in every envelope header: a device may name a post it
+//     never read): a post to the whole community, any member's device; a
+//     post to organisations (ToOrgs), a device of one of them, of the
+//     author's organisation, or a coordinator's (coordinators hold every
+//     organisation's key); a post to people (ToPersons, RED), a device of
+//     one of them or of the author's person. See metricsCalc.mayOpen.
 //   - Reads are read receipts (the read button) recorded before the end
 //     of the period. A post's first read is the earliest read by a device
 //     other than its author's; an organisation's first read of it, the
@@ -31,11 +38,21 @@ import (
 //     of the people it named; the author's own left out), whether one of
 //     the organisation's devices read it. By organisation: read of
 //     addressed; by kind: summed over the kind's organisations.
+//   - Activity windows: the clock is cut into ActivityBatch windows
+//     aligned on the Unix epoch (5 minutes: 10:00-10:05, 10:05-10:10, ...
+//     in every zone whose offset is a multiple of 5 minutes, so a window
+//     never spans two days). An honest device writes at most one activity
+//     record per ActivityBatch; whatever a device wrote, all its activity
+//     records in one window count as one (activityWindows): a flood of
+//     records cannot inflate the figures.
 //   - Topic views (閲覧数) are the posts listed by activity records written
-//     in the period, each at most once per record (ActivityBatch): views of
-//     counted posts of any date, by devices of organisations that count
-//     views (OrgSettings.NoViewCounts). Activity records of organisations
-//     that do not count views are left out whoever wrote them.
+//     in the period, each (device, post) at most once per activity
+//     window: views of counted posts of any date, that the device could
+//     open, by devices of organisations that count views
+//     (OrgSettings.NoViewCounts). Activity records of organisations that
+//     do not count views are left out whoever wrote them.
+//   - Activity records (ActivityRecords) are (device, activity window)
+//     pairs with at least one activity record.
 //   - Active devices (ログイン) per day: the devices that wrote an activity
 //     record that day, by their organisation's kind.
 //   - Observation notices: posts of the observation channel, one line per
@@ -89,8 +106,8 @@ type MetricsTotals struct {
 	Incidents       int `json:"incidents"`
 	Reads           int `json:"reads"` // devices' first reads of counted posts
 	Views           int `json:"views"`
-	ActivityRecords int `json:"activity_records"`
-	ActiveDevices   int `json:"active_devices"` // distinct over the period
+	ActivityRecords int `json:"activity_records"` // (device, activity window) pairs
+	ActiveDevices   int `json:"active_devices"`   // distinct over the period
 	Notices         int `json:"observation_notices"`
 }
 
@@ -211,6 +228,7 @@ type metricsPost struct {
 	clock    uint64
 	author   crypto.DeviceID
 	org      crypto.ID16
+	person   crypto.ID16 // the author's
 	rec      *PostRecord
 	inPeriod bool
 	readers  map[crypto.DeviceID]uint64
@@ -345,7 +363,7 @@ func (c *metricsCalc) load() {
 			return true
 		}
 		m, _ := c.member(v.author)
-		c.posts[id] = &metricsPost{id: id, clock: v.clock, author: v.author, org: m.Org, rec: v.rec.Post}
+		c.posts[id] = &metricsPost{id: id, clock: v.clock, author: v.author, org: m.Org, person: m.Person, rec: v.rec.Post}
 		return true
 	})
 }
@@ -441,8 +459,8 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 			return true
 		}
 		d, clock, ok := c.t.openRead(k, v)
-		if !ok || clock >= to {
-			return true
+		if !ok || clock >= to || !c.mayOpen(p, d) {
+			return true // a receipt for a post its device could not open is forged
 		}
 		if old, seen := p.readers[d]; !seen || clock < old {
 			p.readers[d] = clock
@@ -453,6 +471,7 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 	// Activity and views.
 	active := map[crypto.DeviceID]bool{}
 	dayActive := make([]map[crypto.DeviceID]bool, len(days.names))
+	win := c.newActivityWindows()
 	c.t.eachActivity(from, to, func(e activityEntry) bool {
 		am, ok := c.member(e.author)
 		if !ok || am.Role == crypto.RoleRelay || !c.countsViews(am.Org) {
@@ -463,8 +482,11 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 			return true
 		}
 		day := &m.Days[i]
-		day.ActivityRecords++
-		m.Totals.ActivityRecords++
+		first, views := win.add(e)
+		if first {
+			day.ActivityRecords++
+			m.Totals.ActivityRecords++
+		}
 		if dayActive[i] == nil {
 			dayActive[i] = map[crypto.DeviceID]bool{}
 		}
@@ -474,7 +496,7 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 			day.ActiveByKind[c.kind(am.Org)]++
 		}
 		active[e.author] = true
-		for _, p := range c.viewed(e.views) {
+		for _, p := range views {
 			p.views++
 			day.Views++
 			m.Totals.Views++
@@ -738,18 +760,79 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 // sums are a period's figures for the comparison with a baseline.
 type sums struct{ active, views, posts int }
 
-// viewed returns the counted posts an activity record lists, each once.
-func (c *metricsCalc) viewed(views []envelope.Hash) []*metricsPost {
+// mayOpen reports whether a device could open a post (the audience rule
+// of the definitions above): a read receipt or a view of a post its device
+// could not open is forged, and does not count.
+func (c *metricsCalc) mayOpen(p *metricsPost, d crypto.DeviceID) bool {
+	m, ok := c.member(d)
+	if !ok || m.Role == crypto.RoleRelay {
+		return false
+	}
+	r := p.rec
+	switch {
+	case len(r.ToOrgs) == 0 && len(r.ToPersons) == 0:
+		return true
+	case len(r.ToPersons) > 0:
+		return m.Person == p.person || slices.Contains(r.ToPersons, m.Person)
+	default:
+		return m.Org == p.org || m.Role == crypto.RoleCoordinator || slices.Contains(r.ToOrgs, m.Org)
+	}
+}
+
+// activityWindow returns the ActivityBatch window of a clock (aligned on
+// the Unix epoch).
+func activityWindow(clock uint64) int64 {
+	return replica.Physical(clock).UnixMilli() / ActivityBatch.Milliseconds()
+}
+
+// activityWindows counts a walk's activity records (in clock order) per
+// device and activity window: a device's records in one window count as
+// one record, and each post they list as one view of it.
+type activityWindows struct {
+	c    *metricsCalc
+	devs map[crypto.DeviceID]*deviceWindow
+}
+
+// deviceWindow is a device's current window and the posts counted in it.
+type deviceWindow struct {
+	win   int64
+	posts map[*metricsPost]bool
+}
+
+func (c *metricsCalc) newActivityWindows() *activityWindows {
+	return &activityWindows{c: c, devs: map[crypto.DeviceID]*deviceWindow{}}
+}
+
+// add takes the next activity record of the walk. first says whether it
+// is its device's first in its window (it counts as an activity record);
+// views lists the counted posts it adds a view to: the ones its device
+// could open, not counted yet in the window (the slice is reused by the
+// next call).
+func (w *activityWindows) add(e activityEntry) (first bool, views []*metricsPost) {
+	win := activityWindow(e.clock)
+	dw := w.devs[e.author]
+	switch {
+	case dw == nil:
+		dw = &deviceWindow{win: win, posts: map[*metricsPost]bool{}}
+		w.devs[e.author] = dw
+		first = true
+	case dw.win != win:
+		dw.win = win
+		clear(dw.posts)
+		first = true
+	}
+	c := w.c
 	out := c.viewBuf[:0]
-	for _, v := range views {
+	for _, v := range e.views {
 		p := c.posts[v]
-		if p == nil || slices.Contains(out, p) {
+		if p == nil || dw.posts[p] || !c.mayOpen(p, e.author) {
 			continue
 		}
+		dw.posts[p] = true
 		out = append(out, p)
 	}
 	c.viewBuf = out
-	return out
+	return first, out
 }
 
 // periodSums works out a period's sums: active devices summed over its
@@ -762,6 +845,7 @@ func (c *metricsCalc) periodSums(since, until time.Time) (sums, error) {
 	}
 	from, to := replica.FromTime(since), replica.FromTime(until)
 	perDay := make([]map[crypto.DeviceID]bool, len(days.names))
+	win := c.newActivityWindows()
 	c.t.eachActivity(from, to, func(e activityEntry) bool {
 		am, ok := c.member(e.author)
 		if !ok || am.Role == crypto.RoleRelay || !c.countsViews(am.Org) {
@@ -778,7 +862,8 @@ func (c *metricsCalc) periodSums(since, until time.Time) (sums, error) {
 			perDay[i][e.author] = true
 			out.active++
 		}
-		out.views += len(c.viewed(e.views))
+		_, views := win.add(e)
+		out.views += len(views)
 		return true
 	})
 	for _, p := range c.posts {
