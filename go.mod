@@ -73,6 +73,6 @@ require (
 	golang.org/x/image v0.40.0
 	golang.org/x/net v0.58.0
 	golang.org/x/sys v0.47.0 // indirect
-	golang.org/x/text v0.41.0 // indirect
+	golang.org/x/text v0.41.0
 	golang.org/x/tools v0.49.0 // indirect
 )

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"fmt"
 	"net/url"
 	"regexp"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 
 	"noroshi/crypto"
 	"noroshi/crypto/envelope"
@@ -93,7 +97,7 @@ func (a *App) RepublishDraft(q string) (PostDraft, error) {
 
 // scrubber replaces identifying details with placeholders.
 type scrubber struct {
-	names []replacement // longest first
+	names []replacement // folded (foldText), longest first
 }
 
 type replacement struct {
@@ -101,110 +105,302 @@ type replacement struct {
 }
 
 // scrubber gathers what identifies people and organisations in this
-// device's directory; org is the reporting organisation. The caller holds
-// a.mu.
+// device's directory; org is the reporting organisation. Only records that
+// count are read (the authority rule), so that a forged record cannot make
+// the scrubber remove facts from the post: organisation names written by a
+// coordinator, person names from profiles that count (mayWriteProfile),
+// contacts written by the organisation's admins or a coordinator, and the
+// reporting organisation's asset register that counts (assetsOf), its
+// entries checked again (cleanAssets). Earlier names from records that
+// count are scrubbed too: they still identify. The caller holds a.mu.
 func (a *App) scrubber(org crypto.ID16) scrubber {
 	s := a.view
 	var sc scrubber
+	seen := map[string]bool{}
 	add := func(name, with string) {
 		name = strings.TrimSpace(name)
 		if utf8.RuneCountInString(name) < 2 || strings.HasPrefix(name, "(") {
 			return
 		}
-		sc.names = append(sc.names, replacement{name, with})
+		f := strings.TrimSpace(string(foldText(name).s))
+		if utf8.RuneCountInString(f) < 2 || seen[f] {
+			return
+		}
+		seen[f] = true
+		sc.names = append(sc.names, replacement{f, with})
 	}
-	for id := range s.orgs {
-		if o, ok := s.org(id); ok {
-			add(o.Name, PlaceholderOrg)
+	// Organisations first: a name that is also a person's stays an
+	// organisation.
+	for _, cands := range s.orgs {
+		for _, o := range cands {
+			if s.isCoordinator(o.author) {
+				add(o.rec.Name, PlaceholderOrg)
+			}
 		}
 	}
-	for p := range s.profiles {
-		for _, pr := range s.profiles[p] {
-			add(pr.rec.Name, PlaceholderPerson)
+	for _, cands := range s.profiles {
+		for _, pr := range cands {
+			if validName(pr.rec.Name) && s.mayWriteProfile(pr) {
+				add(pr.rec.Name, PlaceholderPerson)
+			}
 		}
 	}
-	for _, cands := range s.contacts {
+	for o, cands := range s.contacts {
 		for _, c := range cands {
+			if c.rec == nil || !s.canAdminOrg(c.author, o) {
+				continue
+			}
 			for _, e := range c.rec.Entries {
 				add(e.Name, PlaceholderPerson)
 			}
 		}
 	}
-	for _, c := range s.assets[org] {
-		if c.rec == nil {
-			continue
-		}
-		for _, e := range c.rec.Entries {
+	if reg, ok := s.assetsOf(org); ok && reg.rec != nil {
+		entries, _ := cleanAssets(reg.rec.Entries)
+		for _, e := range entries {
+			var host string
 			switch e.Kind {
 			case AssetDomain:
-				add(strings.TrimPrefix(strings.TrimSpace(e.Value), "*."), PlaceholderDomain)
+				host = e.Value
 			case AssetURL:
-				if u, err := url.Parse(strings.TrimSpace(e.Value)); err == nil && u.Hostname() != "" {
-					add(u.Hostname(), PlaceholderDomain)
+				if u, err := url.Parse(e.Value); err == nil {
+					host = u.Hostname()
 				}
+			}
+			if host == "" {
+				continue
+			}
+			add(host, PlaceholderDomain)
+			if u, err := idna.ToUnicode(host); err == nil && u != host {
+				add(u, PlaceholderDomain) // as a text would write an IDN
 			}
 		}
 	}
-	// Longest first, so that "Metro Power Grid" goes before "Metro Power".
-	sort.SliceStable(sc.names, func(i, j int) bool { return len(sc.names[i].name) > len(sc.names[j].name) })
+	// Longest first, so that "Metro Power Grid" goes before "Metro Power";
+	// then by name, so that the draft does not depend on map order.
+	sort.SliceStable(sc.names, func(i, j int) bool {
+		if len(sc.names[i].name) != len(sc.names[j].name) {
+			return len(sc.names[i].name) > len(sc.names[j].name)
+		}
+		return sc.names[i].name < sc.names[j].name
+	})
 	return sc
 }
 
-// scrub returns text with identifying details replaced.
+// scrub returns text with identifying details replaced. Details are found
+// in a view of the text folded as foldText does (width, case, spaces) and
+// refanged ("[.]", "(dot)", "[@]", "hxxps://"), and the spans of the
+// original text they come from are replaced: e-mail addresses first, then
+// names (longest first), then phone numbers.
 func (sc scrubber) scrub(text string) string {
-	text = emailRe.ReplaceAllString(text, PlaceholderEmail)
-	for _, r := range sc.names {
-		text = replaceFold(text, r.name, r.with)
+	v := refangFolded(foldText(text))
+	claim := newClaims(v)
+	for _, m := range emailRe.FindAllIndex(v.s, -1) {
+		claim.take(m[0], m[1], PlaceholderEmail)
 	}
-	return phoneRe.ReplaceAllString(text, PlaceholderPhone)
+	for _, r := range sc.names {
+		for _, m := range findWord(v.s, []byte(r.name)) {
+			claim.take(m[0], m[1], r.with)
+		}
+	}
+	for _, m := range phoneRe.FindAllIndex(v.s, -1) {
+		claim.take(m[0], m[1], PlaceholderPhone)
+	}
+	return claim.apply(text)
 }
 
-// replaceFold replaces every case-insensitive occurrence of name in text
-// that is not inside a longer word of letters or digits.
-func replaceFold(text, name, with string) string {
-	ln := strings.ToLower(name)
-	lt := strings.ToLower(text)
-	if len(lt) != len(text) {
-		// A case mapping changed byte lengths: match case-sensitively.
-		lt, ln = text, name
+// mappedText is a text changed for comparison, with the span of the
+// original text each of its bytes comes from (from[i] to to[i]).
+type mappedText struct {
+	s        []byte
+	from, to []int32
+}
+
+func (m *mappedText) add(b []byte, from, to int) {
+	for _, c := range b {
+		m.s = append(m.s, c)
+		m.from = append(m.from, int32(from))
+		m.to = append(m.to, int32(to))
 	}
-	var b strings.Builder
+}
+
+// foldText folds a text for comparison: compatibility normalisation
+// (NFKC: full-width Latin letters and digits, the ideographic space,
+// ligatures), each rune case-folded on its own (so that a rune whose case
+// mapping changes its length, such as the Kelvin sign or a dotted capital
+// I, folds like its letter), any run of Unicode spaces (and zero-width
+// spaces) as one space, and other format characters (joiners, soft
+// hyphens) left out.
+func foldText(text string) mappedText {
+	m := mappedText{s: make([]byte, 0, len(text)), from: make([]int32, 0, len(text)), to: make([]int32, 0, len(text))}
+	var it norm.Iter
+	it.InitString(norm.NFKC, text)
+	space := false
+	var buf [utf8.UTFMax]byte
+	for !it.Done() {
+		from := it.Pos()
+		seg := it.Next()
+		to := it.Pos()
+		for _, r := range string(seg) {
+			switch {
+			case unicode.IsSpace(r) || r == '\u200b':
+				if space {
+					m.to[len(m.to)-1] = int32(to)
+					continue
+				}
+				space = true
+				m.add([]byte{' '}, from, to)
+			case unicode.Is(unicode.Cf, r):
+			default:
+				space = false
+				r = unicode.ToLower(unicode.ToUpper(r))
+				m.add(buf[:utf8.EncodeRune(buf[:], r)], from, to)
+			}
+		}
+	}
+	return m
+}
+
+// defangRe finds the usual defangings in a folded text: a defanged scheme,
+// a dot or at sign in brackets (with the spaces around it), "[:]".
+var defangRe = regexp.MustCompile(`\b(?:hxxps?|fxp)(?:\[:\]//|:\[//\]|\[://\]|://)|\[:\]| ?[\[({] ?(?:\.|dot|@|at) ?[\])}] ?`)
+
+// refangFolded undoes defanging in a folded text, keeping the map to the
+// original text: a refanged part maps to the whole defanged span.
+func refangFolded(f mappedText) mappedText {
+	ms := defangRe.FindAllIndex(f.s, -1)
+	if len(ms) == 0 {
+		return f
+	}
+	out := mappedText{s: make([]byte, 0, len(f.s)), from: make([]int32, 0, len(f.s)), to: make([]int32, 0, len(f.s))}
 	i := 0
-	for {
-		j := strings.Index(lt[i:], ln)
+	for _, m := range ms {
+		out.s = append(out.s, f.s[i:m[0]]...)
+		out.from = append(out.from, f.from[i:m[0]]...)
+		out.to = append(out.to, f.to[i:m[0]]...)
+		tok := string(f.s[m[0]:m[1]])
+		var with string
+		switch {
+		case strings.HasPrefix(tok, "hxxps"):
+			with = "https://"
+		case strings.HasPrefix(tok, "hxxp"):
+			with = "http://"
+		case strings.HasPrefix(tok, "fxp"):
+			with = "ftp://"
+		case tok == "[:]":
+			with = ":"
+		case strings.Contains(tok, ".") || strings.Contains(tok, "dot"):
+			with = "."
+		default:
+			with = "@"
+		}
+		out.add([]byte(with), int(f.from[m[0]]), int(f.to[m[1]-1]))
+		i = m[1]
+	}
+	out.s = append(out.s, f.s[i:]...)
+	out.from = append(out.from, f.from[i:]...)
+	out.to = append(out.to, f.to[i:]...)
+	return out
+}
+
+// findWord returns the spans of s where name occurs, not inside a longer
+// word of letters or digits.
+func findWord(s, name []byte) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(s); {
+		j := bytes.Index(s[i:], name)
 		if j < 0 {
 			break
 		}
-		start, end := i+j, i+j+len(ln)
-		if wordEdge(text, start, true) && wordEdge(text, end, false) {
-			b.WriteString(text[i:start])
-			b.WriteString(with)
-		} else {
-			b.WriteString(text[i:end])
+		start, end := i+j, i+j+len(name)
+		if wordEdge(s, start, true) && wordEdge(s, end, false) {
+			out = append(out, [2]int{start, end})
+			i = end
+			continue
 		}
-		i = end
+		_, n := utf8.DecodeRune(s[start:])
+		i = start + n
 	}
-	b.WriteString(text[i:])
-	return b.String()
+	return out
 }
 
 // wordEdge reports whether position i of s is not inside an ASCII word:
 // the rune before (before) or at i is not an ASCII letter or digit.
-// Japanese text has no spaces between words, so only ASCII words count.
-func wordEdge(s string, i int, before bool) bool {
+// Japanese text has no spaces between words, so only ASCII words count
+// (full-width letters are ASCII once folded).
+func wordEdge(s []byte, i int, before bool) bool {
 	var r rune
 	if before {
 		if i == 0 {
 			return true
 		}
-		r, _ = utf8.DecodeLastRuneInString(s[:i])
+		r, _ = utf8.DecodeLastRune(s[:i])
 	} else {
 		if i >= len(s) {
 			return true
 		}
-		r, _ = utf8.DecodeRuneInString(s[i:])
+		r, _ = utf8.DecodeRune(s[i:])
 	}
 	return r > unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// claims collects the parts of a mapped text to replace; a part already
+// taken stays with what took it first.
+type claims struct {
+	m     mappedText
+	taken []bool
+	spans []claimSpan // in the original text
+}
+
+type claimSpan struct {
+	from, to int
+	with     string
+}
+
+func newClaims(m mappedText) *claims {
+	return &claims{m: m, taken: make([]bool, len(m.s))}
+}
+
+// take claims bytes a to b of the mapped text (those not taken yet).
+func (c *claims) take(a, b int, with string) {
+	for i := a; i < b; {
+		if c.taken[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < b && !c.taken[j] {
+			c.taken[j] = true
+			j++
+		}
+		c.spans = append(c.spans, claimSpan{int(c.m.from[i]), int(c.m.to[j-1]), with})
+		i = j
+	}
+}
+
+// apply returns text with the claimed spans replaced (overlapping spans
+// are joined, under the placeholder of the one that starts first).
+func (c *claims) apply(text string) string {
+	if len(c.spans) == 0 {
+		return text
+	}
+	sort.SliceStable(c.spans, func(i, j int) bool { return c.spans[i].from < c.spans[j].from })
+	var b strings.Builder
+	at := 0
+	for k := 0; k < len(c.spans); {
+		sp := c.spans[k]
+		end := sp.to
+		k++
+		for k < len(c.spans) && c.spans[k].from < end {
+			end = max(end, c.spans[k].to)
+			k++
+		}
+		b.WriteString(text[at:sp.from])
+		b.WriteString(sp.with)
+		at = end
+	}
+	b.WriteString(text[at:])
+	return b.String()
 }
 
 // linkIncident links a post to the incident it re-publishes: only a

@@ -29,7 +29,9 @@ import (
 // as the post shows them) at most MaxTitle bytes, a body at most
 // maxInjectBody bytes in each language. Anchors, aliases, merge keys and
 // tags are refused (an alias can make a small file decode to a large
-// value). Every error is one line naming the inject (or expectation) and
+// value), and so are lists and mappings nested more than maxScenarioDepth
+// levels deep (the parser's time grows with the square of the nesting).
+// Every error is one line naming the inject (or expectation) and
 // the field.
 const (
 	MaxScenarioSize = 1 << 20
@@ -219,10 +221,14 @@ func DecodeScenario(b []byte) (sc *Scenario, err error) {
 	if !utf8.Valid(b) {
 		return nil, scenarioErr("", "", "the file is not UTF-8 text")
 	}
+	var nest yamlNesting
 	for _, tk := range lexer.Tokenize(string(b)) {
 		switch tk.Type {
 		case token.AnchorType, token.AliasType, token.MergeKeyType, token.TagType:
 			return nil, scenarioErr(fmt.Sprintf("line %d", tk.Position.Line), "", "anchors, aliases, merge keys and tags are not allowed: write each value out")
+		}
+		if nest.add(tk) > maxScenarioDepth {
+			return nil, scenarioErr(fmt.Sprintf("line %d", tk.Position.Line), "", "lists and mappings nested more than %d levels deep: a scenario needs a few", maxScenarioDepth)
 		}
 	}
 	defer func() {
@@ -245,6 +251,80 @@ func DecodeScenario(b []byte) (sc *Scenario, err error) {
 		return nil, scenarioErr("", "", "%s", firstLine(msg))
 	}
 	return f.check()
+}
+
+// maxScenarioDepth bounds how deep lists and mappings nest in a scenario
+// file (flow and block together; a scenario needs about 6). The YAML
+// parser takes time quadratic in the nesting before it refuses a deep
+// file, so the token pre-scan refuses it first.
+const maxScenarioDepth = 32
+
+// yamlNesting follows how deep the collections of a token stream nest:
+// flow collections by their brackets, block collections by the columns
+// of their entries ("- ") and keys ("? ", or the token before ": "), a
+// column deeper than the innermost open one opening a level (and a
+// sequence entry at the column of a key, as in "key:\n- item", too).
+type yamlNesting struct {
+	flow  int
+	block []blockLevel // open block collections, innermost last
+	prev  *token.Token
+}
+
+type blockLevel struct {
+	col int
+	seq bool
+}
+
+// add takes the next token and returns the depth after it.
+func (n *yamlNesting) add(tk *token.Token) int {
+	if tk == nil || tk.Position == nil {
+		return n.flow + len(n.block)
+	}
+	switch tk.Type {
+	case token.SequenceStartType, token.MappingStartType:
+		n.flow++
+	case token.SequenceEndType, token.MappingEndType:
+		if n.flow > 0 {
+			n.flow--
+		}
+	case token.SequenceEntryType:
+		if n.flow == 0 {
+			n.enter(tk.Position.Column, true)
+		}
+	case token.MappingKeyType:
+		if n.flow == 0 {
+			n.enter(tk.Position.Column, false)
+		}
+	case token.MappingValueType:
+		if n.flow == 0 && n.prev != nil && n.prev.Position != nil {
+			n.enter(n.prev.Position.Column, false)
+		}
+	case token.DocumentHeaderType, token.DocumentEndType:
+		n.flow, n.block = 0, n.block[:0]
+	}
+	if tk.Type != token.CommentType {
+		n.prev = tk
+	}
+	return n.flow + len(n.block)
+}
+
+// enter notes a block entry (seq) or key at a column: the levels it closes
+// are dropped, and it opens one when it is deeper than the innermost.
+func (n *yamlNesting) enter(col int, seq bool) {
+	for len(n.block) > 0 {
+		top := n.block[len(n.block)-1]
+		if top.col < col || top.col == col && (top.seq == seq || !top.seq) {
+			break
+		}
+		n.block = n.block[:len(n.block)-1]
+	}
+	if len(n.block) > 0 {
+		top := n.block[len(n.block)-1]
+		if top.col > col || top.col == col && (top.seq == seq || top.seq) {
+			return
+		}
+	}
+	n.block = append(n.block, blockLevel{col, seq})
 }
 
 func firstLine(s string) string {

@@ -172,6 +172,10 @@ func FuzzDecodeScenario(f *testing.F) {
 	}
 	f.Add([]byte("format: 1\nname: x\ntitle: {ja: あ, en: a}\nstart: {date: 2021-07-27, time: \"13:30\", zone: Asia/Tokyo}\ninjects:\n  - {id: a, offset: 0m, audience: {kinds: [venue]}, type: alert, tag: info, tlp: green, title: {ja: あ, en: a}, body: {ja: あ, en: a}}\nexpect:\n  - {kind: venue, category: dos, after: a, within: 1h}\n"))
 	f.Add([]byte("injects: [{at: {date: x}}]"))
+	// Nested past maxScenarioDepth (small, to keep the target fast).
+	f.Add(deepScenario("flow-seq", 1000))
+	f.Add(deepScenario("block-seq", 200))
+	f.Add(deepScenario("mixed", maxScenarioDepth+2))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		sc, err := DecodeScenario(b)
 		if err != nil {
