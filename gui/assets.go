@@ -351,7 +351,7 @@ func (v *postView) concernObjects(d *app.PostDetail) []fyne.CanvasObject {
 		if m.Noticed {
 			line += " · " + Tf("assets.noticed", m.OrgName)
 		}
-		objs = append(objs, bannerWrapped(textLine(line), concernColour))
+		objs = append(objs, banner(textLine(line), concernColour))
 		if m.CanNotice && !offered[m.Org] {
 			offered[m.Org] = true
 			post, org, name := d.ID, m.Org, m.OrgName

@@ -70,36 +70,6 @@ func banner(text string, bg color.Color) fyne.CanvasObject {
 	return container.NewStack(canvas.NewRectangle(bg), container.NewPadded(t))
 }
 
-// bannerWrapped is a banner of a text that may be longer than a window is
-// wide (a banner's text does not wrap by itself): it is cut into lines of
-// at most bannerWidth characters, at a space where there is one.
-func bannerWrapped(text string, bg color.Color) fyne.CanvasObject {
-	return bannerLines(cutLines(text, bannerWidth), bg)
-}
-
-// bannerWidth is the longest line of a wrapped banner, in characters.
-const bannerWidth = 90
-
-// cutLines cuts text into lines of at most width runes, at the last space
-// before the limit where there is one (Japanese text has none: it is cut
-// anywhere).
-func cutLines(text string, width int) []string {
-	var lines []string
-	r := []rune(text)
-	for len(r) > width {
-		cut := width
-		for i := width; i > width/2; i-- {
-			if r[i] == ' ' {
-				cut = i
-				break
-			}
-		}
-		lines = append(lines, strings.TrimSpace(string(r[:cut])))
-		r = r[cut:]
-	}
-	return append(lines, strings.TrimSpace(string(r)))
-}
-
 // bannerLines is a banner of several centred lines.
 func bannerLines(lines []string, bg color.Color) fyne.CanvasObject {
 	box := container.NewVBox()
