@@ -468,8 +468,11 @@ func wrap(f *fpdf.Fpdf, s string, width float64) []string {
 		for start < len(runes) && runes[start] == ' ' {
 			start++
 		}
+		// Measure the rest again from its start: what is left of the line
+		// may already be wider than a line (a long word cut at a break).
 		brk = -1
-		w = f.GetStringWidth(string(runes[start : i+1]))
+		w = 0
+		i = start - 1
 	}
 	if start < len(runes) {
 		lines = append(lines, string(runes[start:]))
