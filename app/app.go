@@ -122,11 +122,15 @@ func (a *App) openAndCatchUp() error {
 	if err := a.loadViews(); err != nil {
 		return fmt.Errorf("load views: %w", err)
 	}
+	// Records locked under a key that is held: the last run stopped
+	// between storing the key and opening them. They open before what
+	// follows the key is folded, as they would have without the stop.
+	if err := a.reopenLocked(a.keys.Epochs(), a.view.trust); err != nil {
+		return fmt.Errorf("open records locked under a held key: %w", err)
+	}
 	if err := a.foldLocked(); err != nil {
 		return err
 	}
-	// Records locked under a key that is held: the last run stopped
-	// between storing the key and opening them.
 	if err := a.reopenLocked(a.keys.Epochs(), a.view.trust); err != nil {
 		return fmt.Errorf("open records locked under a held key: %w", err)
 	}

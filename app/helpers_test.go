@@ -1,64 +1,23 @@
 package app
 
 import (
-	"crypto/rand"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"noroshi/crypto"
-	"noroshi/crypto/cryptotest"
 	"noroshi/crypto/envelope"
 )
 
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2021, 7, 23, 20, 0, 0, 0, time.FixedZone("JST", 9*3600))}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(time.Millisecond) // every reading moves on a little
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
+// fakeClock is in metricsgen.go (the metrics generator uses it too).
 
 // testConfig returns a config for a home in a temp dir with a fake clock.
-func testConfig(t testing.TB, clock *fakeClock) Config {
-	cfg := DefaultConfig(t.TempDir())
-	cfg.WorkFactor = cryptotest.WorkFactor
-	cfg.Now = clock.Now
-	cfg.Rand = rand.Reader
-	cfg.Logf = t.Logf
-	return cfg
-}
+func testConfig(t testing.TB, clock *fakeClock) Config { return genConfig(t, clock) }
 
 // openNew opens a new device in a new home.
 func openNew(t testing.TB, clock *fakeClock, name string) *App {
 	t.Helper()
-	dev, err := crypto.NewDevice(rand.Reader, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := OpenDevice(testConfig(t, clock), dev)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	return a
+	return genOpen(t, clock, name)
 }
 
 // community is a small community for tests: a coordinator at the

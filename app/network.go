@@ -241,6 +241,19 @@ func (n *Network) Peers() ([]Peer, Connectivity) {
 // (other-community, wrong-version, membership-unknown, revoked, refused).
 func (n *Network) Refusals() map[string]int { return n.node.Refusals() }
 
+// RefusedEnvelopes returns how many envelopes this device's store refused
+// at admission since it was made (by stream, bundle or its own writes), by
+// reason (replica.Reason names: "bad-signature", "equivocation",
+// "revoked", "not-member", ...). Unlike Refusals and Dropped, the counts
+// are kept across restarts.
+func (n *Network) RefusedEnvelopes() map[string]uint64 {
+	out := map[string]uint64{}
+	for r, k := range n.a.store.Refusals() {
+		out[string(r)] = k
+	}
+	return out
+}
+
 // Dropped returns how many gossip and stream messages this device dropped
 // since the network started, by reason: a budget exceeded, a queue full, a
 // message malformed (replica.DropReason names, such as "announce-rate",

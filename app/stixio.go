@@ -1261,10 +1261,12 @@ func (im *stixImport) draft(root stix.Object, opts STIXImportOptions) (PostDraft
 	}
 	d.Body = clipText(strings.TrimSpace(body.String()), MaxBody)
 	d.Indicators = inds
-	if modified.IsZero() {
-		// No revision time at all (a malformed object): the epoch, so
-		// that importing it again finds it held.
-		modified = time.Unix(0, 0).UTC()
+	if modified.Before(sourceEpoch) || modified.Year() > 9999 {
+		// No revision time at all, or none a source may carry (year 0,
+		// 1600, past 9999 once in UTC: a malformed object): the epoch,
+		// so that the post passes checkSource and importing it again
+		// finds it held.
+		modified = sourceEpoch.UTC()
 	}
 	d.Source = &PostSource{ID: "stix:" + root.ID, Modified: modified}
 	// The original objects, with the identities and markings they name.

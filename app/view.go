@@ -406,25 +406,42 @@ func (a *App) foldLocked() error {
 		if len(batch) == 0 {
 			break
 		}
+		// A batch ends at an envelope that brings a key: what that key
+		// opens is folded before anything after it (an author's profile
+		// before the posts whose search terms name them), so that the
+		// views do not depend on where batches happen to end (a fresh
+		// fold, an incremental one, a crash between the two steps:
+		// openAndCatchUp opens what is locked under a held key first).
+		n := len(batch)
+		var keyed []crypto.EpochID
 		err = a.store.ViewUpdate(func(tx *replica.ViewTx) error {
 			t := a.vtx(tx)
-			for _, e := range batch {
+			for i, e := range batch {
 				eps, err := t.fold(e, trust)
 				if err != nil {
 					return err
 				}
-				newEpochs = append(newEpochs, eps...)
+				if len(eps) > 0 {
+					keyed = eps
+					n = i + 1
+					break
+				}
 			}
 			if err := t.flushSlices(); err != nil {
 				return err
 			}
-			return tx.Bucket(vbMeta).Put(metaFolded, binary.BigEndian.AppendUint64(nil, seqs[len(seqs)-1]))
+			return tx.Bucket(vbMeta).Put(metaFolded, binary.BigEndian.AppendUint64(nil, seqs[n-1]))
 		})
 		if err != nil {
 			return a.reloadAfter(err)
 		}
-		a.folded = seqs[len(seqs)-1]
-		a.walked(len(batch))
+		a.folded = seqs[n-1]
+		a.walked(n)
+		if len(keyed) > 0 {
+			if err := a.reopenLocked(keyed, trust); err != nil {
+				return a.reloadAfter(err)
+			}
+		}
 		select {
 		case <-a.stop:
 			return nil // closing: the next open goes on from here
@@ -433,7 +450,7 @@ func (a *App) foldLocked() error {
 		if progress != nil {
 			progress(min(a.folded, last)-first, last-first)
 		}
-		if len(batch) < foldBatch {
+		if n == len(batch) && len(batch) < foldBatch {
 			break
 		}
 	}

@@ -50,6 +50,7 @@ func (n *Node) afterSync(peer crypto.DeviceID, addr string, mine uint64, st Sync
 		n.drop(DropStreamProtocol, 1)
 	}
 	n.drop(DropEnvelopeBad, st.Bad)
+	n.drop(DropEnvelopeDup, st.Duplicates)
 	if st.Capped {
 		n.drop(BudgetResponseCapped, 1)
 	}
@@ -221,8 +222,15 @@ func (n *Node) reconnect() {
 	}
 	sort.Strings(failed)
 	addr := ""
-	if len(failed) > 0 && n.rng.IntN(len(failed)+alive) < len(failed) {
+	switch {
+	case len(failed) > 0 && n.rng.IntN(len(failed)+alive) < len(failed):
 		addr = failed[n.rng.IntN(len(failed))]
+	case alive == 0 && len(failed) == 0 && len(n.cfg.Join) > 0:
+		// Alone, with no peer ever seen: the first join failed (the
+		// peer was not up yet, or the packets were lost on a loaded
+		// machine) and nobody knows this node to contact it. Try a
+		// configured peer again, one a round.
+		addr = n.cfg.Join[n.rng.IntN(len(n.cfg.Join))]
 	}
 	n.mu.Unlock()
 	if addr == "" || !n.joining.CompareAndSwap(false, true) {

@@ -89,6 +89,9 @@ func (d *delegate) NotifyAlive(m *memberlist.Node) error {
 		return errors.New("gossip member without valid metadata")
 	}
 	err = d.n.checkPeer(meta.device, nil)
+	if err != nil {
+		d.n.drop(DropGossipMember, 1)
+	}
 	var r *crypto.Refusal
 	if errors.As(err, &r) && r.Reason == crypto.RefusedMembership {
 		d.n.probe(meta.device, m.Addr, meta.syncPort)

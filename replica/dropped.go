@@ -17,10 +17,12 @@ const (
 	DropAnnounceMalformed DropReason = "announce-malformed" // an announcement that does not decode
 	DropAnnounceSeen      DropReason = "announce-seen"      // an announcement heard before (each is re-broadcast once)
 	DropMetaMalformed     DropReason = "meta-malformed"     // a gossip member whose metadata does not decode: not admitted
+	DropGossipMember      DropReason = "gossip-member"      // a gossip member refused for its membership (not known, revoked, ignored): not admitted
 	// Sync streams.
-	DropHandshake      DropReason = "stream-handshake" // a stream that failed its handshake for another reason than a refusal (Node.Refusals counts those)
-	DropStreamProtocol DropReason = "stream-protocol"  // a sync that broke the protocol or sent a frame that does not authenticate
-	DropEnvelopeBad    DropReason = "envelope-bad"     // envelopes received that prove their sender broke the rules (SenderAtFault)
+	DropHandshake      DropReason = "stream-handshake"   // a stream that failed its handshake for another reason than a refusal (Node.Refusals counts those)
+	DropStreamProtocol DropReason = "stream-protocol"    // a sync that broke the protocol or sent a frame that does not authenticate
+	DropEnvelopeBad    DropReason = "envelope-bad"       // envelopes received that prove their sender broke the rules (SenderAtFault)
+	DropEnvelopeDup    DropReason = "envelope-duplicate" // envelopes received that this node already held (a replay, or two peers sending the same)
 )
 
 // Dropped returns what this node dropped since it started, by reason.

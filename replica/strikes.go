@@ -46,10 +46,12 @@ func (n *Node) strike(peer crypto.DeviceID, st SyncStats, err error) {
 }
 
 // brokeProtocol reports whether a sync's error proves the peer broke the
-// protocol: a malformed frame, or one that does not authenticate (the
-// channel's error, which crypto does not export).
+// protocol: a malformed frame, one that does not authenticate, or one whose
+// length is out of bounds (the channel's errors, which crypto does not
+// export).
 func brokeProtocol(err error) bool {
-	return err != nil && (errors.Is(err, ErrProtocol) || strings.Contains(err.Error(), "does not authenticate"))
+	return err != nil && (errors.Is(err, ErrProtocol) || strings.Contains(err.Error(), "does not authenticate") ||
+		strings.Contains(err.Error(), "out of bounds"))
 }
 
 // ignoredAt reports whether peer d is ignored at now. The

@@ -117,8 +117,11 @@ type SyncStats struct {
 	// that does not match its header, another community. Refusals that
 	// depend on this device's trust state (not a member, not allowed,
 	// revoked, a fork, waiting) are not the forwarder's fault.
-	Bad    int
-	Purged int // envelopes removed by a revocation that arrived
+	Bad int
+	// Duplicates counts the envelopes received that this store already
+	// held.
+	Duplicates int
+	Purged     int // envelopes removed by a revocation that arrived
 	// SentBytes counts the bytes of the envelopes sent; Capped is set
 	// when this side stopped at its SendLimit (the peer gets the rest at
 	// a later round).
@@ -633,6 +636,7 @@ func (s *Store) receiveEnvelopes(f Frames, st *SyncStats) error {
 		}
 		st.Admitted += len(res.Admitted) + len(res.Filled)
 		st.Refused += len(res.Refused)
+		st.Duplicates += res.Duplicates
 		var byID map[envelope.Hash]*envelope.Header
 		for _, r := range res.Refused {
 			if r.Reason == ReasonEquivocation {

@@ -60,6 +60,19 @@ func (t *ViewTx) Bucket(name string) *ViewBucket {
 	return &ViewBucket{b: b}
 }
 
+// Buckets returns the names of the view buckets, in name order.
+func (t *ViewTx) Buckets() []string {
+	var names []string
+	if t.root == nil {
+		return nil
+	}
+	t.root.ForEachBucket(func(k []byte) error {
+		names = append(names, string(k))
+		return nil
+	})
+	return names
+}
+
 // Reset deletes every view bucket, for a rebuild from scratch.
 func (t *ViewTx) Reset() error {
 	if !t.tx.Writable() {

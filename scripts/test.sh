@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of Noroshi: vet, the whole suite under the race detector
 # (real bbolt files, real age, the CLI end to end), the key file interop
-# tests against the stock age commands, and a short run of every fuzz target.
+# tests against the stock age commands, the desktop app in a real window
+# under Xvfb, a short run of every fuzz target, and short runs of the proof
+# harness (crash loops, a hostile peer, chaos in network namespaces as root).
 #
 #   scripts/test.sh                # everything
 #   FUZZSCALE=10 scripts/test.sh   # ten times more fuzzing
@@ -14,10 +16,11 @@ cd "$(dirname "$0")/.."
 
 scale=${FUZZSCALE:-1}
 # fuzzcount TARGET: executions for one target; the slow ones (a hybrid
-# post-quantum decryption, a handshake per input) get fewer.
+# post-quantum decryption, a handshake, a sealed bundle import per input)
+# get fewer. noroshi-proof fuzz (make fuzz) reads this table too.
 fuzzcount() {
 	case "$1" in
-	FuzzJoin | FuzzChannelHandshake) echo $((200 * scale)) ;;
+	FuzzJoin | FuzzChannelHandshake | FuzzImportSections) echo $((200 * scale)) ;;
 	FuzzSyncRespond | FuzzSyncInitiate | FuzzMembershipProof | FuzzImportBundle | FuzzHandshakeFrame) echo $((3000 * scale)) ;;
 	# The codecs alone (sync frames, announcements, node metadata, mDNS TXT): fast.
 	FuzzFrame* | FuzzAnnounce | FuzzNodeMeta | FuzzDiscoverTXT | FuzzDiscoverParseResponse) echo $((20000 * scale)) ;;
@@ -82,4 +85,23 @@ for pkg in $(go list ./...); do
 		}
 	done
 done
+# --- proof under fault (begin) ---
+# Short runs of the proof harness (cmd/noroshi-proof, README "Proof"): real
+# serve processes killed with SIGKILL during writes, bundle imports and view
+# folds; three honest serves against a member forging on every channel;
+# and, as root, five serves in network namespaces of their own under
+# partitions, loss, kills, a skewed clock and an air gap. Each fails on a
+# lost or duplicated write, a divergence, a budget exceeded or an attack
+# nobody counted. The Syncthing comparison runs where syncthing is
+# installed (make compare runs it in full).
+echo "== proof: crash safety, hostile peer, chaos (short runs)"
+if NOROSHI_PROOF=1 go test -count=1 -timeout 60m -v -run '^TestProof' ./cmd/noroshi-proof/ >"$log" 2>&1; then
+	grep '^=== RUN\|^--- \|^ok \|^    .*skip\|^\s*|' "$log" | grep -v '^=== RUN' || true
+	passed=$((passed + 1))
+else
+	cat "$log"
+	echo "packages: $passed passed, 1 failed"
+	exit 1
+fi
+# --- proof under fault (end) ---
 echo "packages: $passed passed, 0 failed"

@@ -227,6 +227,15 @@ func newCommunity(ctx context.Context, dir, bin string, members []member) ([]*no
 	if _, err := coord.Run(ctx, "community", "create", "--name", "Noroshi proof", "--org", members[0].Org, "--org-kind", kind); err != nil {
 		return nil, err
 	}
+	// The coordinator's home is held (serve --offline) while it adds
+	// organisations and invites: its commands go over the control socket
+	// instead of unlocking the key file (scrypt) once each.
+	if len(members) > 1 {
+		if err := coord.Serve(ctx, "--offline"); err != nil {
+			return nil, err
+		}
+		defer coord.Stop()
+	}
 	orgs := map[string]bool{members[0].Org: true}
 	for i, m := range members[1:] {
 		n := nodes[i+1]

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,16 @@ func TestTwoServesReplicate(t *testing.T) {
 	}
 	if err := nodes[1].Stop(); err != nil {
 		t.Errorf("stop: %v", err)
+	}
+}
+
+// proofRun skips t unless NOROSHI_PROOF=1: a short proof run of real
+// processes takes minutes, and scripts/test.sh runs them in a stage of
+// their own after the unit suite, when the machine is quieter
+// (NOROSHI_PROOF=1 go test -run '^TestProof' ./cmd/noroshi-proof/).
+func proofRun(t *testing.T) {
+	t.Helper()
+	if os.Getenv("NOROSHI_PROOF") != "1" {
+		t.Skip("a proof run of real processes: set NOROSHI_PROOF=1 (scripts/test.sh runs it in its proof stage)")
 	}
 }

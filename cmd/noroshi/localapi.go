@@ -105,7 +105,7 @@ func forwardable(args []string) bool {
 		}
 	}
 	switch firstCommand(args) {
-	case "", "init", "demo", "serve", "help", "version", "completion", "update", "gen":
+	case "", "init", "demo", "serve", "help", "version", "completion", "update", "gen", "bench":
 		return false
 	}
 	return true
@@ -346,12 +346,8 @@ func (s *localServer) handle(conn net.Conn) {
 	// A client has requestWait to send its request: one that sends nothing
 	// holds no goroutine for long.
 	conn.SetReadDeadline(time.Now().Add(requestWait))
-	var req localRequest
-	err := json.NewDecoder(io.LimitReader(conn, maxLocalRequest)).Decode(&req)
+	req, err := readLocalRequest(conn)
 	conn.SetReadDeadline(time.Time{})
-	if err == nil && len(req.Stdin) > maxLocalStdin {
-		err = fmt.Errorf("stdin of %d bytes", len(req.Stdin))
-	}
 	w := &frameWriter{conn: conn}
 	switch {
 	case err == nil && req.V >= 1 && req.V < localAPIVersion:
@@ -381,6 +377,16 @@ func (s *localServer) handle(conn net.Conn) {
 		s.mu.Unlock()
 	}
 	w.exit(code)
+}
+
+// readLocalRequest reads a client's request line within the budgets.
+func readLocalRequest(r io.Reader) (localRequest, error) {
+	var req localRequest
+	err := json.NewDecoder(io.LimitReader(r, maxLocalRequest)).Decode(&req)
+	if err == nil && len(req.Stdin) > maxLocalStdin {
+		err = fmt.Errorf("stdin of %d bytes", len(req.Stdin))
+	}
+	return req, err
 }
 
 // Close stops answering and removes the socket.

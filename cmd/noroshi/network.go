@@ -66,10 +66,12 @@ func (c *cli) peersCmd() *cobra.Command {
 			conn := app.Connectivity{State: "alone"}
 			refusals := map[string]int{}
 			dropped := map[string]uint64{}
+			refusedEnv := map[string]uint64{}
 			if c.env.net != nil {
 				peers, conn = c.env.net.Peers()
 				refusals = c.env.net.Refusals()
 				dropped = c.env.net.Dropped()
+				refusedEnv = c.env.net.RefusedEnvelopes()
 			}
 			if peers == nil {
 				peers = []app.Peer{}
@@ -84,7 +86,11 @@ func (c *cli) peersCmd() *cobra.Command {
 				// device dropped (over budget, malformed, replayed), by
 				// reason.
 				Dropped map[string]uint64 `json:"dropped"`
-			}{conn, c.env.net != nil, peers, refusals, dropped}
+				// RefusedEnvelopes counts the envelopes this device
+				// refused at admission (bad signature, equivocation,
+				// revoked author, ...), by reason, since its home was made.
+				RefusedEnvelopes map[string]uint64 `json:"refused_envelopes"`
+			}{conn, c.env.net != nil, peers, refusals, dropped, refusedEnv}
 			return c.emit(out, func(w io.Writer) {
 				switch {
 				case c.env.net == nil:
@@ -130,9 +136,10 @@ func (c *cli) peersCmd() *cobra.Command {
 				if len(dropped) > 0 {
 					reasons := make([]string, 0, len(dropped))
 					for r := range dropped {
-						// Announcements heard twice are gossip's normal
-						// redundancy, not a fault: --json counts them.
-						if r != "announce-seen" {
+						// Announcements heard twice and envelopes
+						// received twice are gossip's and anti-entropy's
+						// normal redundancy, not a fault: --json counts them.
+						if r != "announce-seen" && r != "envelope-duplicate" {
 							reasons = append(reasons, r)
 						}
 					}

@@ -170,7 +170,9 @@ Noroshi は大規模イベントのためのサイバーセキュリティ情報
 	root.AddCommand(c.exerciseCmd())
 	root.AddCommand(c.assetsCmd()) // assets.go
 	root.AddCommand(c.metricsCmd())
+	root.AddCommand(c.checkCmd()) // check.go
 	root.AddCommand(c.updateCmd(), c.genCmd())
+	root.AddCommand(c.benchCmd()) // bench.go
 	applyHelp(root)
 	return root
 }
@@ -227,6 +229,23 @@ func resolveHome(flag string, e *env) (string, error) {
 	return h, nil
 }
 
+// clockSkew is NOROSHI_CLOCK_SKEW, a Go duration ("24h", "-24h") by which
+// this process's clock is moved: a testing aid for a device with a wrong
+// clock. Unset or unparsable, the clock is the system's (a bad value is
+// said once on standard error).
+func (c *cli) clockSkew() time.Duration {
+	v := c.env.getenv("NOROSHI_CLOCK_SKEW")
+	if v == "" {
+		return 0
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		fmt.Fprintf(c.env.stderr, "noroshi: NOROSHI_CLOCK_SKEW=%q is not a duration such as 24h or -90m; the system clock is used\n", v)
+		return 0
+	}
+	return d
+}
+
 // path resolves a file argument against the command's working directory.
 func (c *cli) path(p string) string {
 	if p == "" || filepath.IsAbs(p) || p == "-" {
@@ -238,6 +257,11 @@ func (c *cli) path(p string) string {
 func (c *cli) config(home string) app.Config {
 	cfg := app.DefaultConfig(home)
 	cfg.WorkFactor = c.env.workFactor
+	if skew := c.clockSkew(); skew != 0 {
+		// A testing aid (noroshi-proof chaos): this process's clock runs
+		// off by NOROSHI_CLOCK_SKEW, as a laptop with a wrong date would.
+		cfg.Now = func() time.Time { return time.Now().Add(skew) }
+	}
 	// The first open of a big home (or the first after an upgrade) folds
 	// its views: say how far it is, on one line.
 	var shown uint64
@@ -370,6 +394,11 @@ func (c *cli) readInput(p string, max int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: cannot read %s: %v", app.ErrInvalid, p, err)
 		}
 		defer f.Close()
+		// A file larger than max is refused before it is read: reading
+		// max+1 bytes of a 4 GiB bundle first would hold them all.
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() > max {
+			return nil, fmt.Errorf("%w: %s is larger than %d bytes", app.ErrTooLarge, p, max)
+		}
 		r = f
 	}
 	b, err := io.ReadAll(io.LimitReader(r, max+1))

@@ -39,6 +39,8 @@ noroshi advisories import does (GITHUB_TOKEN is sent when set).
 --indicators-bind serves the indicator feed (blocklists and TAXII 2.1,
 HTTPS) beside the relay, as noroshi indicators serve does, and keeps it
 current with the community.
+NOROSHI_CLOCK_SKEW (a Go duration such as 24h or -24h) moves this process's
+clock, a testing aid that plays a device with a wrong date.
 ホームを開いたまま保持し、ピアと複製します（中継、指標フィード、アドバイザリの定期取り込みも可）。`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

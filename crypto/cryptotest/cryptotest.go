@@ -2,7 +2,8 @@
 //
 // It is for tests only: nothing here is secret or random, and WorkFactor is
 // far too low to protect a real key file. Production code must never import
-// it.
+// it; the one exception is noroshi/app/bench (`noroshi bench`), whose keys
+// are thrown away after each measurement.
 package cryptotest
 
 import (

@@ -29,6 +29,9 @@ type ClusterConfig struct {
 	Quiet bool
 	// Logf, when set, receives the nodes' logs (not the stores').
 	Logf func(format string, args ...any)
+	// JoinTimeout is how long StartCluster waits until every node sees
+	// every other alive (0: a minute; a busy machine may need more).
+	JoinTimeout time.Duration
 }
 
 // Cluster is a community whose members run real Nodes (memberlist on
@@ -94,7 +97,10 @@ func StartCluster(tb testing.TB, cfg ClusterConfig) *Cluster {
 		c.Nodes = append(c.Nodes, n)
 		c.start(n, 0, 0)
 	}
-	c.WaitMembers(cfg.Nodes, 60*time.Second)
+	if cfg.JoinTimeout == 0 {
+		cfg.JoinTimeout = time.Minute
+	}
+	c.WaitMembers(cfg.Nodes, cfg.JoinTimeout)
 	return c
 }
 

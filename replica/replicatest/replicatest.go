@@ -7,7 +7,9 @@
 // explicit HLC values counted from a fixed start time, and stores read a
 // Clock that moves only when a test moves it.
 //
-// It is for tests only and must never be imported by production code.
+// It is for tests only and must never be imported by production code; the
+// one exception is noroshi/app/bench (`noroshi bench`), whose communities
+// are thrown away after each measurement.
 package replicatest
 
 import (

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"sort"
-	"testing"
+	"sync"
 	"time"
 
 	"noroshi/crypto"
@@ -13,13 +13,74 @@ import (
 	"noroshi/replica"
 )
 
-// A generated community for the metrics: organisations of the digest's
+// A generated community for the metrics (BenchMetrics, the metrics tests): organisations of the digest's
 // kinds, members, posts, comments, incidents, read receipts and activity
 // records over a baseline period and an event period, written as
 // envelopes of each member's own device straight into the coordinator's
 // home (its store takes them as a sync would), then folded. What was
 // generated is kept as plain records (genData) so that a test works the
 // figures out again without the views.
+
+// BenchTB is what the metrics generator (NewMetricsBench) needs of a test:
+// testing.TB has it; so has the runner of noroshi/app/bench, which turns
+// Fatal into an error.
+type BenchTB interface {
+	Helper()
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	TempDir() string
+	Cleanup(func())
+}
+
+// fakeClock is a clock moved by hand: tests' and the generator's.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2021, 7, 23, 20, 0, 0, 0, time.FixedZone("JST", 9*3600))}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(time.Millisecond) // every reading moves on a little
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// genConfig returns a config for a home in a temp dir of tb's with clock
+// (TestWorkFactor: the key file is not protected).
+func genConfig(tb BenchTB, clock *fakeClock) Config {
+	cfg := DefaultConfig(tb.TempDir())
+	cfg.WorkFactor = TestWorkFactor
+	cfg.Now = clock.Now
+	cfg.Rand = rand.Reader
+	cfg.Logf = tb.Logf
+	return cfg
+}
+
+// genOpen opens a new device in a new home of tb's, closed when tb ends.
+func genOpen(tb BenchTB, clock *fakeClock, name string) *App {
+	tb.Helper()
+	dev, err := crypto.NewDevice(rand.Reader, name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	a, err := OpenDevice(genConfig(tb, clock), dev)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { a.Close() })
+	return a
+}
 
 // genSpec sizes a generated community.
 type genSpec struct {
@@ -128,11 +189,11 @@ type pending struct {
 }
 
 // generate builds the community in a new home.
-func generate(tb testing.TB, spec genSpec) *genData {
+func generate(tb BenchTB, spec genSpec) *genData {
 	tb.Helper()
 	r := mrand.New(mrand.NewPCG(spec.seed, spec.seed^0x9e3779b97f4a7c15))
 	clock := &fakeClock{t: spec.start.Add(-30 * 24 * time.Hour)}
-	centre := openNew(tb, clock, "Duty Officer")
+	centre := genOpen(tb, clock, "Duty Officer")
 	centre.cfg.Logf = func(string, ...any) {}
 	if _, err := centre.CreateCommunity(CommunityOptions{Name: "Games 2021", OrgName: "Coordination Centre", OrgKind: KindCoordination}); err != nil {
 		tb.Fatal(err)
@@ -411,7 +472,7 @@ func generate(tb testing.TB, spec genSpec) *genData {
 
 // write writes envelopes in clock order (each device's chain in order),
 // into the coordinator's store, and folds them.
-func (g *genData) write(tb testing.TB, todo []*pending) {
+func (g *genData) write(tb BenchTB, todo []*pending) {
 	tb.Helper()
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].clock < todo[j].clock })
 	a := g.centre
@@ -507,4 +568,40 @@ func (g *genData) centreClockTo(t time.Time) {
 	if d := t.Sub(now); d > 0 {
 		g.clock.Advance(d)
 	}
+}
+
+// MetricsBench is a generated community for measuring Metrics: the
+// coordinator's home holds it all.
+type MetricsBench struct {
+	g *genData
+	q MetricsQuery
+	// What was generated.
+	Orgs, Members, Posts, Comments, Incidents, Reads, Activity int
+}
+
+// NewMetricsBench generates a community of the Games' size (330
+// organisations of the digest's kinds, 1,800 members, 8,000 posts, their
+// comments, incidents, read receipts and activity records over the Games
+// and a baseline before them) in a home in tb's temp dir; small generates
+// one of 14 organisations, 60 members and 300 posts instead.
+func NewMetricsBench(tb BenchTB, small bool) *MetricsBench {
+	spec := gamesSpec()
+	if small {
+		spec = smallSpec()
+	}
+	g := generate(tb, spec)
+	return &MetricsBench{g: g, q: MetricsQuery{Since: spec.event, Until: spec.end, BaselineSince: spec.start, BaselineUntil: spec.event, Zone: genZone},
+		Orgs: len(g.orgs), Members: len(g.devs), Posts: len(g.posts), Comments: len(g.comments), Incidents: len(g.incidents), Reads: len(g.reads), Activity: len(g.acts)}
+}
+
+// Run computes the metrics of the Games against the baseline once, as the
+// coordinator, and returns them with the wall time and the CPU time (of
+// the whole process; 0 where not measured) the computation took.
+func (m *MetricsBench) Run() (Metrics, time.Duration, time.Duration, error) {
+	cpu0 := cpuSeconds()
+	start := time.Now()
+	got, err := m.g.centre.Metrics(m.q)
+	wall := time.Since(start)
+	cpu := time.Duration((cpuSeconds() - cpu0) * float64(time.Second))
+	return got, wall, cpu, err
 }
