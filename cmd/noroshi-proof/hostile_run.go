@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -170,7 +171,19 @@ func (r *hostileReport) runProbes(ctx context.Context, at *attacker, logf func(s
 		if err != nil {
 			return err
 		}
-		if err := p.run(); err != nil {
+		err = p.run()
+		// The probe before (a sync flood) may have spent the victim's
+		// sync budget: a busy answer means this probe was not sent yet.
+		// Try again once the budget refills, as an attacker would.
+		for tries := 0; errors.Is(err, errHBusy) && tries < 30; tries++ {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Second):
+			}
+			err = p.run()
+		}
+		if err != nil {
 			r.errs = append(r.errs, fmt.Sprintf("probe %s: %v", p.key, err))
 		}
 		var d hostileCounters
