@@ -309,6 +309,22 @@ func (c *metricsCalc) kind(org crypto.ID16) OrgKind {
 	return k
 }
 
+// eachCountedActivity calls fn for each activity record of [from, to)
+// that counts: written by a member device that is not a relay, of an
+// organisation whose views count, on one of days (i is its index).
+func (c *metricsCalc) eachCountedActivity(from, to uint64, days dayIndex, fn func(e activityEntry, am crypto.Membership, i int)) {
+	c.t.eachActivity(from, to, func(e activityEntry) bool {
+		am, ok := c.member(e.author)
+		if !ok || am.Role == crypto.RoleRelay || !c.countsViews(am.Org) {
+			return true
+		}
+		if i := days.at(e.clock); i >= 0 {
+			fn(e, am, i)
+		}
+		return true
+	})
+}
+
 func (c *metricsCalc) countsViews(org crypto.ID16) bool {
 	v, ok := c.counts[org]
 	if !ok {
@@ -472,15 +488,7 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 	active := map[crypto.DeviceID]bool{}
 	dayActive := make([]map[crypto.DeviceID]bool, len(days.names))
 	win := c.newActivityWindows()
-	c.t.eachActivity(from, to, func(e activityEntry) bool {
-		am, ok := c.member(e.author)
-		if !ok || am.Role == crypto.RoleRelay || !c.countsViews(am.Org) {
-			return true
-		}
-		i := days.at(e.clock)
-		if i < 0 {
-			return true
-		}
+	c.eachCountedActivity(from, to, days, func(e activityEntry, am crypto.Membership, i int) {
 		day := &m.Days[i]
 		first, views := win.add(e)
 		if first {
@@ -501,7 +509,6 @@ func (c *metricsCalc) run(since, until time.Time) (Metrics, error) {
 			day.Views++
 			m.Totals.Views++
 		}
-		return true
 	})
 	m.Totals.ActiveDevices = len(active)
 	for _, d := range m.Days {
@@ -846,15 +853,7 @@ func (c *metricsCalc) periodSums(since, until time.Time) (sums, error) {
 	from, to := replica.FromTime(since), replica.FromTime(until)
 	perDay := make([]map[crypto.DeviceID]bool, len(days.names))
 	win := c.newActivityWindows()
-	c.t.eachActivity(from, to, func(e activityEntry) bool {
-		am, ok := c.member(e.author)
-		if !ok || am.Role == crypto.RoleRelay || !c.countsViews(am.Org) {
-			return true
-		}
-		i := days.at(e.clock)
-		if i < 0 {
-			return true
-		}
+	c.eachCountedActivity(from, to, days, func(e activityEntry, _ crypto.Membership, i int) {
 		if perDay[i] == nil {
 			perDay[i] = map[crypto.DeviceID]bool{}
 		}
@@ -864,7 +863,6 @@ func (c *metricsCalc) periodSums(since, until time.Time) (sums, error) {
 		}
 		_, views := win.add(e)
 		out.views += len(views)
-		return true
 	})
 	for _, p := range c.posts {
 		if p.clock >= from && p.clock < to {

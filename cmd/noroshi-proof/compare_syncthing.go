@@ -217,15 +217,10 @@ func (s *stInstance) stop() error {
 		return nil
 	}
 	defer func() { s.cmd = nil }()
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-s.exited:
-		return nil
-	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
-		<-s.exited
+	if killed, _ := stopGroup(s.cmd.Process.Pid, s.exited, syscall.SIGTERM, 30*time.Second); killed {
 		return fmt.Errorf("syncthing %s did not stop within 30 s: killed", s.name)
 	}
+	return nil
 }
 
 // get GETs a REST path with the API key and decodes the JSON answer.

@@ -182,17 +182,28 @@ func (n *node) signal(sig syscall.Signal, wait time.Duration) error {
 		return nil
 	}
 	defer func() { n.serve = nil }()
-	_ = syscall.Kill(-n.serve.Process.Pid, sig)
-	select {
-	case err := <-n.exited:
-		if sig == syscall.SIGKILL {
-			return nil
-		}
-		return err
-	case <-time.After(wait):
-		_ = syscall.Kill(-n.serve.Process.Pid, syscall.SIGKILL)
-		<-n.exited
+	killed, err := stopGroup(n.serve.Process.Pid, n.exited, sig, wait)
+	switch {
+	case killed:
 		return fmt.Errorf("%s: serve did not stop within %s: killed", n.Name, wait)
+	case sig == syscall.SIGKILL:
+		return nil
+	}
+	return err
+}
+
+// stopGroup sends sig to the process group led by pid and waits for the
+// leader's exit on exited; after wait it sends SIGKILL and waits again,
+// and says so (killed).
+func stopGroup(pid int, exited <-chan error, sig syscall.Signal, wait time.Duration) (killed bool, exitErr error) {
+	_ = syscall.Kill(-pid, sig)
+	select {
+	case err := <-exited:
+		return false, err
+	case <-time.After(wait):
+		_ = syscall.Kill(-pid, syscall.SIGKILL)
+		<-exited
+		return true, nil
 	}
 }
 
